@@ -1,0 +1,26 @@
+//! The kernel every module builds on: ids, the error type, the clock, org
+//! paths, the principal and its scope check, pagination, parsed personal-data
+//! newtypes with masking, field encryption, the audit writer, translations and
+//! the `Db` handle over SQLite or PostgreSQL.
+
+pub mod audit;
+pub mod clock;
+pub mod crypto;
+pub mod db;
+pub mod error;
+pub mod i18n;
+pub mod id;
+pub mod json;
+pub mod mask;
+pub mod orgpath;
+pub mod page;
+pub mod personal;
+pub mod principal;
+pub mod text;
+pub mod web;
+
+pub use clock::{Clock, SharedClock};
+pub use db::{Backend, Db, Tx};
+pub use error::{AppError, AppResult, FieldErrors};
+pub use orgpath::OrgPath;
+pub use principal::{Grant, Principal, Role};
