@@ -110,6 +110,11 @@ impl Db {
         &self.read
     }
 
+    /// The pool for a single write outside a transaction.
+    pub fn writer(&self) -> &AnyPool {
+        &self.write
+    }
+
     /// A write transaction (on SQLite, on the single writer connection).
     pub async fn begin(&self) -> AppResult<Tx> {
         Ok(self.write.begin().await?)

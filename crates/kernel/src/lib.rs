@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod clock;
 pub mod crypto;
+pub mod ctx;
 pub mod db;
 pub mod error;
 pub mod i18n;
@@ -16,10 +17,12 @@ pub mod orgpath;
 pub mod page;
 pub mod personal;
 pub mod principal;
+pub mod shell;
 pub mod text;
 pub mod web;
 
 pub use clock::{Clock, SharedClock};
+pub use ctx::{Ctx, Settings};
 pub use db::{Backend, Db, Tx};
 pub use error::{AppError, AppResult, FieldErrors};
 pub use orgpath::OrgPath;

@@ -1,0 +1,162 @@
+//! `/login` and `/logout` for the web: a cookie session with a CSRF token.
+//! The login form itself is protected by a double-submit token.
+
+use crate::session::{self, Auth, MaybeAuth};
+use askama::Template;
+use axum::extract::{Form, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use kernel::error::AppError;
+use kernel::i18n::Lang;
+use kernel::shell::{render, Shell};
+use kernel::Ctx;
+use serde::Deserialize;
+
+const PRE_CSRF_COOKIE: &str = "lx_login_csrf";
+
+pub fn routes() -> Router<Ctx> {
+    Router::new()
+        .route("/login", get(login_page).post(login_submit))
+        .route("/logout", post(logout_submit))
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    shell: Shell,
+    error: Option<String>,
+    login: String,
+    next: String,
+    pre_csrf: String,
+    demo: bool,
+}
+
+#[derive(Deserialize, Default)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only same-site relative paths are followed after login.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && n.len() < 200 => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn login_form(ctx: &Ctx, lang: Lang, error: Option<String>, login: String, next: String) -> Response {
+    let token = kernel::id::random_token();
+    let page = LoginPage {
+        shell: Shell::new(lang, "login.title", "login", None),
+        error,
+        login,
+        next,
+        pre_csrf: token.clone(),
+        demo: ctx.settings.demo,
+    };
+    let mut resp = render(&page);
+    let c = format!("{PRE_CSRF_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600");
+    if let Ok(v) = HeaderValue::from_str(&c) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+async fn login_page(
+    State(ctx): State<Ctx>,
+    lang: Lang,
+    MaybeAuth(who): MaybeAuth,
+    kernel::json::Query(q): kernel::json::Query<NextQuery>,
+) -> Response {
+    if let Some(p) = who {
+        return Redirect::to(home_of(&p)).into_response();
+    }
+    login_form(&ctx, lang, None, String::new(), safe_next(q.next.as_deref()))
+}
+
+pub fn home_of(p: &kernel::Principal) -> &'static str {
+    if p.is_staff() {
+        "/work"
+    } else {
+        "/me"
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    next: String,
+}
+
+async fn login_submit(
+    State(ctx): State<Ctx>,
+    lang: Lang,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let cookie_token = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == PRE_CSRF_COOKIE)
+        .map(|(_, v)| v.to_string())
+        .unwrap_or_default();
+    let next = safe_next(Some(&f.next));
+    if cookie_token.is_empty() || !session::constant_eq(&cookie_token, &f.csrf) {
+        return login_form(&ctx, lang, Some(lang.t("error.csrf").into()), f.login, next);
+    }
+    match crate::api::login(&ctx, &f.login, &f.password, "web").await {
+        Ok(out) => {
+            let to = if next.is_empty() {
+                if out.user.grants.iter().any(|g| g.role != kernel::Role::Resident) {
+                    "/work".to_string()
+                } else {
+                    "/me".to_string()
+                }
+            } else {
+                next
+            };
+            let mut resp = Redirect::to(&to).into_response();
+            let max_age = ctx.settings.session_absolute_minutes * 60;
+            if let Ok(v) = HeaderValue::from_str(&session::session_cookie(&out.token, max_age, ctx.settings.secure_cookies)) {
+                resp.headers_mut().append(header::SET_COOKIE, v);
+            }
+            resp
+        }
+        Err(AppError::Locked { .. }) => login_form(&ctx, lang, Some(lang.t("login.locked").into()), f.login, next),
+        Err(AppError::InvalidCredentials) | Err(AppError::Validation(_)) => {
+            login_form(&ctx, lang, Some(lang.t("login.failed").into()), f.login, next)
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn logout_submit(State(ctx): State<Ctx>, Auth(p): Auth, Form(f): Form<CsrfForm>) -> Response {
+    if let Err(e) = session::check_csrf(&p, &f.csrf) {
+        return e.into_response();
+    }
+    if let Err(e) = crate::api::logout(&ctx, &p).await {
+        return e.into_response();
+    }
+    let mut resp = Redirect::to("/login").into_response();
+    if let Ok(v) = HeaderValue::from_str(&session::clear_session_cookie()) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}

@@ -1,0 +1,133 @@
+//! Resolving the caller: a bearer token (API) or the `lx_session` cookie
+//! (web). Cookie-authenticated writes to the API must echo the session's
+//! CSRF token in `X-CSRF-Token`; forms carry it as a hidden `csrf` field.
+
+use crate::{model, store};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::Method;
+use kernel::error::AppError;
+use kernel::{Ctx, Principal};
+
+pub const SESSION_COOKIE: &str = "lx_session";
+
+/// The authenticated caller; rejects with 401 when there is none.
+pub struct Auth(pub Principal);
+
+/// The caller if any (pages that also serve anonymous visitors).
+pub struct MaybeAuth(pub Option<Principal>);
+
+enum Credential<'a> {
+    Bearer(&'a str),
+    Cookie(&'a str),
+}
+
+fn credential(parts: &Parts) -> Option<Credential<'_>> {
+    if let Some(h) = parts.headers.get(axum::http::header::AUTHORIZATION) {
+        let v = h.to_str().ok()?;
+        let token = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer "))?;
+        return Some(Credential::Bearer(token.trim()));
+    }
+    kernel::web::cookie(parts, SESSION_COOKIE).map(Credential::Cookie)
+}
+
+async fn resolve(parts: &Parts, ctx: &Ctx) -> Result<Option<Principal>, AppError> {
+    let Some(cred) = credential(parts) else {
+        return Ok(None);
+    };
+    let (token, via_cookie) = match cred {
+        Credential::Bearer(t) => (t, false),
+        Credential::Cookie(t) => (t, true),
+    };
+    if token.is_empty() || token.len() > 128 {
+        return Err(AppError::Unauthenticated);
+    }
+    let Some(s) = store::load_session(&ctx.db, token).await? else {
+        return Err(AppError::Unauthenticated);
+    };
+    let now = ctx.now_ms();
+    let idle_ms = ctx.settings.session_idle_minutes * 60_000;
+    if !s.user_active || !model::session_alive(&s.times, idle_ms, now) {
+        return Err(AppError::Unauthenticated);
+    }
+    if via_cookie
+        && parts.uri.path().starts_with("/api/")
+        && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
+    {
+        let echoed = parts
+            .headers
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !constant_eq(echoed, &s.csrf_token) {
+            return Err(AppError::Forbidden);
+        }
+    }
+    // Refresh the idle clock at most once a minute, to keep reads cheap.
+    if now - s.times.last_seen_at > 60_000 {
+        store::touch_session(&ctx.db, &s.id, now).await?;
+    }
+    let grants = store::grants_of(&ctx.db, &s.user_id).await?;
+    let households = store::households_of(&ctx.db, &s.user_id).await?;
+    Ok(Some(Principal {
+        user_id: s.user_id,
+        display_name: s.display_name,
+        grants,
+        households,
+        csrf_token: (s.kind == "web").then_some(s.csrf_token),
+        session_id: s.id,
+    }))
+}
+
+impl FromRequestParts<Ctx> for Auth {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, ctx: &Ctx) -> Result<Self, Self::Rejection> {
+        match resolve(parts, ctx).await? {
+            Some(p) => Ok(Auth(p)),
+            None => Err(AppError::Unauthenticated),
+        }
+    }
+}
+
+impl FromRequestParts<Ctx> for MaybeAuth {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, ctx: &Ctx) -> Result<Self, Self::Rejection> {
+        match resolve(parts, ctx).await {
+            Ok(p) => Ok(MaybeAuth(p)),
+            // An expired or revoked cookie on a page is simply "not logged in".
+            Err(AppError::Unauthenticated) => Ok(MaybeAuth(None)),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Checks a form's CSRF token against the session's.
+pub fn check_csrf(p: &Principal, token: &str) -> Result<(), AppError> {
+    match &p.csrf_token {
+        Some(expected) if constant_eq(token, expected) => Ok(()),
+        Some(_) => Err(AppError::bad_request("csrf_failed", "页面已过期,请刷新后重试")),
+        // Bearer sessions are not exposed to CSRF.
+        None => Ok(()),
+    }
+}
+
+pub fn constant_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub fn session_cookie(token: &str, max_age_secs: i64, secure: bool) -> String {
+    format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+pub fn clear_session_cookie() -> String {
+    format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
+}

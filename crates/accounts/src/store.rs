@@ -1,0 +1,267 @@
+//! SQL for accounts. Logins are stored as a blind index (for lookup), an
+//! encrypted copy and a masked display form — never as plaintext phones.
+
+use crate::model::{self, FailureState};
+use kernel::crypto::FieldCipher;
+use kernel::id::new_id;
+use kernel::principal::{Grant, HouseholdRef};
+use kernel::{AppResult, Db, OrgPath, Role, Tx};
+use sqlx::Row;
+
+pub struct UserRow {
+    pub id: String,
+    pub display_name: String,
+    pub login_masked: String,
+    pub password_hash: String,
+    pub active: bool,
+    pub failures: FailureState,
+}
+
+pub fn login_index(cipher: &FieldCipher, login: &str) -> String {
+    cipher.blind_index("login", &model::normalize_login(login))
+}
+
+pub async fn find_user_by_login(db: &Db, cipher: &FieldCipher, login: &str) -> AppResult<Option<UserRow>> {
+    let row = sqlx::query(
+        "SELECT id, display_name, login_masked, password_hash, active, failed_logins, failed_window_start, locked_until
+         FROM users WHERE login_index = $1",
+    )
+    .bind(login_index(cipher, login))
+    .fetch_optional(db.reader())
+    .await?;
+    Ok(row.map(|r| UserRow {
+        id: r.get("id"),
+        display_name: r.get("display_name"),
+        login_masked: r.get("login_masked"),
+        password_hash: r.get("password_hash"),
+        active: r.get("active"),
+        failures: FailureState {
+            failed_logins: r.get("failed_logins"),
+            window_start: r.get("failed_window_start"),
+            locked_until: r.get("locked_until"),
+        },
+    }))
+}
+
+pub async fn create_user(
+    tx: &mut Tx,
+    cipher: &FieldCipher,
+    login: &str,
+    display_name: &str,
+    password_hash: &str,
+    now: i64,
+) -> AppResult<String> {
+    let id = new_id();
+    let normalized = model::normalize_login(login);
+    sqlx::query(
+        "INSERT INTO users (id, login_index, login_masked, login_enc, display_name, password_hash, active, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7, $7)",
+    )
+    .bind(&id)
+    .bind(cipher.blind_index("login", &normalized))
+    .bind(model::masked_login(&normalized))
+    .bind(cipher.encrypt(&normalized))
+    .bind(display_name)
+    .bind(password_hash)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+pub async fn save_failures(db: &Db, user_id: &str, s: &FailureState, now: i64) -> AppResult<()> {
+    sqlx::query(
+        "UPDATE users SET failed_logins = $1, failed_window_start = $2, locked_until = $3, updated_at = $4 WHERE id = $5",
+    )
+    .bind(s.failed_logins)
+    .bind(s.window_start)
+    .bind(s.locked_until)
+    .bind(now)
+    .bind(user_id)
+    .execute(db.writer())
+    .await?;
+    Ok(())
+}
+
+pub async fn reset_failures(tx: &mut Tx, user_id: &str) -> AppResult<()> {
+    sqlx::query("UPDATE users SET failed_logins = 0, failed_window_start = 0 WHERE id = $1 AND failed_logins <> 0")
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub struct NewSession {
+    pub token: String,
+    pub csrf: String,
+    pub expires_at: i64,
+}
+
+pub async fn create_session(tx: &mut Tx, user_id: &str, kind: &str, now: i64, absolute_ms: i64) -> AppResult<NewSession> {
+    let token = kernel::id::random_token();
+    let csrf = kernel::id::random_token();
+    let expires_at = now + absolute_ms;
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, kind, csrf_token, created_at, last_seen_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $5, $6)",
+    )
+    .bind(session_id(&token))
+    .bind(user_id)
+    .bind(kind)
+    .bind(&csrf)
+    .bind(now)
+    .bind(expires_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(NewSession { token, csrf, expires_at })
+}
+
+/// Sessions are stored by the SHA-256 of their token, so a database leak
+/// does not hand out live tokens.
+pub fn session_id(token: &str) -> String {
+    kernel::crypto::sha256_hex(token.as_bytes())
+}
+
+pub struct SessionRow {
+    pub id: String,
+    pub user_id: String,
+    pub kind: String,
+    pub csrf_token: String,
+    pub times: model::SessionTimes,
+    pub display_name: String,
+    pub user_active: bool,
+}
+
+pub async fn load_session(db: &Db, token: &str) -> AppResult<Option<SessionRow>> {
+    let row = sqlx::query(
+        "SELECT s.id, s.user_id, s.kind, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at,
+                u.display_name, u.active
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id = $1 AND s.revoked_at IS NULL",
+    )
+    .bind(session_id(token))
+    .fetch_optional(db.reader())
+    .await?;
+    Ok(row.map(|r| SessionRow {
+        id: r.get("id"),
+        user_id: r.get("user_id"),
+        kind: r.get("kind"),
+        csrf_token: r.get("csrf_token"),
+        times: model::SessionTimes {
+            created_at: r.get("created_at"),
+            last_seen_at: r.get("last_seen_at"),
+            expires_at: r.get("expires_at"),
+        },
+        display_name: r.get("display_name"),
+        user_active: r.get("active"),
+    }))
+}
+
+pub async fn touch_session(db: &Db, id: &str, now: i64) -> AppResult<()> {
+    let mut tx = db.begin().await?;
+    sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn revoke_session(tx: &mut Tx, id: &str, now: i64) -> AppResult<()> {
+    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn grants_of(db: &Db, user_id: &str) -> AppResult<Vec<Grant>> {
+    let rows = sqlx::query(
+        "SELECT role, org_id, org_path FROM role_grants WHERE user_id = $1 AND revoked_at IS NULL ORDER BY org_path",
+    )
+    .bind(user_id)
+    .fetch_all(db.reader())
+    .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            Some(Grant {
+                role: Role::parse(&r.get::<String, _>("role"))?,
+                org_id: r.get("org_id"),
+                org_path: OrgPath::from_db(r.get("org_path")),
+            })
+        })
+        .collect())
+}
+
+pub async fn households_of(db: &Db, user_id: &str) -> AppResult<Vec<HouseholdRef>> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT r.household_id, r.org_path FROM residents r WHERE r.user_id = $1 ORDER BY r.org_path",
+    )
+    .bind(user_id)
+    .fetch_all(db.reader())
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| HouseholdRef {
+            id: r.get("household_id"),
+            org_path: OrgPath::from_db(r.get("org_path")),
+        })
+        .collect())
+}
+
+pub async fn grant_role(
+    tx: &mut Tx,
+    user_id: &str,
+    role: Role,
+    org_id: &str,
+    org_path: &OrgPath,
+    granted_by: Option<&str>,
+    now: i64,
+) -> AppResult<String> {
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO role_grants (id, user_id, role, org_id, org_path, granted_by, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&id)
+    .bind(user_id)
+    .bind(role.as_str())
+    .bind(org_id)
+    .bind(org_path.as_str())
+    .bind(granted_by)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// Audit rows visible to an auditor: those within the given subtrees, and
+/// rows bound to no place (such as failed logins of unknown accounts).
+pub async fn audit_page(
+    db: &Db,
+    roots: &[OrgPath],
+    before_seq: Option<i64>,
+    limit: i64,
+) -> AppResult<Vec<kernel::audit::AuditRow>> {
+    let mut sql = String::from(
+        "SELECT seq, id, at_ms, actor_id, action, object_type, object_id, org_path, detail, ip, prev_hash, hash
+         FROM audit_events WHERE seq < $1 AND (org_path IS NULL",
+    );
+    for i in 0..roots.len() {
+        sql.push_str(&format!(
+            " OR (org_path >= ${} AND org_path < ${})",
+            2 + 2 * i,
+            3 + 2 * i
+        ));
+    }
+    sql.push_str(&format!(") ORDER BY seq DESC LIMIT ${}", 2 + 2 * roots.len()));
+    let mut q = sqlx::query(&sql).bind(before_seq.unwrap_or(i64::MAX));
+    for r in roots {
+        q = q.bind(r.as_str().to_string()).bind(r.subtree_end());
+    }
+    let rows = q.bind(limit).fetch_all(db.reader()).await?;
+    Ok(rows.iter().map(kernel::audit::row_from).collect())
+}

@@ -1,0 +1,62 @@
+//! The page shell (header, navigation, language toggle, footer) that every
+//! module's pages extend via `templates/base.html`.
+
+use crate::i18n::Lang;
+use crate::principal::Principal;
+
+pub struct Shell {
+    pub lang: Lang,
+    pub title: String,
+    pub user: Option<String>,
+    pub csrf: String,
+    pub active: &'static str,
+    pub is_staff: bool,
+    pub is_resident: bool,
+    /// The current path, for the language toggle link.
+    pub path: String,
+}
+
+impl Shell {
+    pub fn new(lang: Lang, title_key: &str, active: &'static str, who: Option<&Principal>) -> Shell {
+        Shell {
+            lang,
+            title: lang.t(title_key).to_string(),
+            user: who.map(|p| p.display_name.clone()),
+            csrf: who.and_then(|p| p.csrf_token.clone()).unwrap_or_default(),
+            active,
+            is_staff: who.is_some_and(|p| p.is_staff()),
+            is_resident: who.is_some_and(|p| p.is_resident()),
+            path: String::new(),
+        }
+    }
+
+    pub fn with_title(mut self, title: impl Into<String>) -> Shell {
+        self.title = title.into();
+        self
+    }
+
+    pub fn t(&self, key: &str) -> &'static str {
+        self.lang.t(key)
+    }
+
+    pub fn lang_code(&self) -> &'static str {
+        self.lang.code()
+    }
+
+    pub fn other_lang(&self) -> &'static str {
+        match self.lang.other() {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
+}
+
+/// Renders an askama template, turning a render failure into a 500 that is
+/// logged (templates are compiled, so this only fails on a bug).
+pub fn render<T: askama::Template>(t: &T) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match t.render() {
+        Ok(html) => axum::response::Html(html).into_response(),
+        Err(e) => crate::error::AppError::internal(format!("template: {e}")).into_response(),
+    }
+}
