@@ -112,7 +112,9 @@ pub async fn login(ctx: &Ctx, login: &str, password: &str, kind: &str) -> AppRes
         .or_else(|| households.first().map(|h| h.org_path.as_str().to_string()));
 
     if let Some(secs) = policy.locked_for(&user.failures, now) {
-        return Err(AppError::Locked { retry_after_secs: secs });
+        return Err(AppError::Locked {
+            retry_after_secs: secs,
+        });
     }
     if !ok || !user.active {
         let next = policy.after_failure(&user.failures, now);
@@ -123,7 +125,11 @@ pub async fn login(ctx: &Ctx, login: &str, password: &str, kind: &str) -> AppRes
             AuditEntry {
                 at_ms: now,
                 actor_id: None,
-                action: if locked.is_some() { "account_locked" } else { "login_failed" },
+                action: if locked.is_some() {
+                    "account_locked"
+                } else {
+                    "login_failed"
+                },
                 object_type: "user",
                 object_id: Some(&user.id),
                 org_path: home_path.as_deref(),
@@ -133,7 +139,9 @@ pub async fn login(ctx: &Ctx, login: &str, password: &str, kind: &str) -> AppRes
         )
         .await?;
         return Err(match locked {
-            Some(secs) => AppError::Locked { retry_after_secs: secs },
+            Some(secs) => AppError::Locked {
+                retry_after_secs: secs,
+            },
             None => AppError::InvalidCredentials,
         });
     }
@@ -178,7 +186,10 @@ pub async fn login(ctx: &Ctx, login: &str, password: &str, kind: &str) -> AppRes
     })
 }
 
-async fn login_api(State(ctx): State<Ctx>, Json(body): Json<LoginBody>) -> AppResult<JsonOut<LoginAnswer>> {
+async fn login_api(
+    State(ctx): State<Ctx>,
+    Json(body): Json<LoginBody>,
+) -> AppResult<JsonOut<LoginAnswer>> {
     if let Some(t) = &body.totp {
         if t.len() > 16 {
             return Err(AppError::field("totp", "动态口令格式不正确"));
@@ -267,7 +278,10 @@ async fn audit_events(
     }
     let params = PageParams::from_query(&q)?;
     let before = match &params.after {
-        Some(k) => Some(k.parse::<i64>().map_err(|_| AppError::field("cursor", "cursor 无效"))?),
+        Some(k) => Some(
+            k.parse::<i64>()
+                .map_err(|_| AppError::field("cursor", "cursor 无效"))?,
+        ),
         None => None,
     };
     let roots = p.roots_for(&[Role::Auditor]);

@@ -125,7 +125,11 @@ mod tests {
     #[test]
     fn five_failures_in_fifteen_minutes_lock() {
         let p = LockoutPolicy::new(5, 15);
-        let mut s = FailureState { failed_logins: 0, window_start: 0, locked_until: 0 };
+        let mut s = FailureState {
+            failed_logins: 0,
+            window_start: 0,
+            locked_until: 0,
+        };
         for i in 0..4 {
             s = p.after_failure(&s, 1_000_000 + i * MIN);
             assert!(p.locked_for(&s, 1_000_000 + i * MIN).is_none());
@@ -138,19 +142,33 @@ mod tests {
     #[test]
     fn failures_spread_out_do_not_lock() {
         let p = LockoutPolicy::new(5, 15);
-        let mut s = FailureState { failed_logins: 0, window_start: 0, locked_until: 0 };
+        let mut s = FailureState {
+            failed_logins: 0,
+            window_start: 0,
+            locked_until: 0,
+        };
         for i in 0..10 {
             s = p.after_failure(&s, 1_000_000 + i * 4 * MIN);
-            assert!(p.locked_for(&s, 1_000_000 + i * 4 * MIN).is_none(), "failure {i}");
+            assert!(
+                p.locked_for(&s, 1_000_000 + i * 4 * MIN).is_none(),
+                "failure {i}"
+            );
         }
     }
 
     #[test]
     fn sessions_expire_idle_and_absolute() {
-        let t = SessionTimes { created_at: 0, last_seen_at: 0, expires_at: 12 * 60 * MIN };
+        let t = SessionTimes {
+            created_at: 0,
+            last_seen_at: 0,
+            expires_at: 12 * 60 * MIN,
+        };
         assert!(session_alive(&t, 30 * MIN, 29 * MIN));
         assert!(!session_alive(&t, 30 * MIN, 30 * MIN));
-        let t = SessionTimes { last_seen_at: 12 * 60 * MIN - MIN, ..t };
+        let t = SessionTimes {
+            last_seen_at: 12 * 60 * MIN - MIN,
+            ..t
+        };
         assert!(!session_alive(&t, 30 * MIN, 12 * 60 * MIN));
     }
 

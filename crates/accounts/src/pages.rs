@@ -41,12 +41,22 @@ pub struct NextQuery {
 /// Only same-site relative paths are followed after login.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && n.len() < 200 => n.to_string(),
+        Some(n)
+            if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && n.len() < 200 =>
+        {
+            n.to_string()
+        }
         _ => String::new(),
     }
 }
 
-fn login_form(ctx: &Ctx, lang: Lang, error: Option<String>, login: String, next: String) -> Response {
+fn login_form(
+    ctx: &Ctx,
+    lang: Lang,
+    error: Option<String>,
+    login: String,
+    next: String,
+) -> Response {
     let token = kernel::id::random_token();
     let page = LoginPage {
         shell: Shell::new(lang, "login.title", "login", None),
@@ -57,7 +67,8 @@ fn login_form(ctx: &Ctx, lang: Lang, error: Option<String>, login: String, next:
         demo: ctx.settings.demo,
     };
     let mut resp = render(&page);
-    let c = format!("{PRE_CSRF_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600");
+    let c =
+        format!("{PRE_CSRF_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600");
     if let Ok(v) = HeaderValue::from_str(&c) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -73,7 +84,13 @@ async fn login_page(
     if let Some(p) = who {
         return Redirect::to(home_of(&p)).into_response();
     }
-    login_form(&ctx, lang, None, String::new(), safe_next(q.next.as_deref()))
+    login_form(
+        &ctx,
+        lang,
+        None,
+        String::new(),
+        safe_next(q.next.as_deref()),
+    )
 }
 
 pub fn home_of(p: &kernel::Principal) -> &'static str {
@@ -118,7 +135,12 @@ async fn login_submit(
     match crate::api::login(&ctx, &f.login, &f.password, "web").await {
         Ok(out) => {
             let to = if next.is_empty() {
-                if out.user.grants.iter().any(|g| g.role != kernel::Role::Resident) {
+                if out
+                    .user
+                    .grants
+                    .iter()
+                    .any(|g| g.role != kernel::Role::Resident)
+                {
                     "/work".to_string()
                 } else {
                     "/me".to_string()
@@ -128,15 +150,29 @@ async fn login_submit(
             };
             let mut resp = Redirect::to(&to).into_response();
             let max_age = ctx.settings.session_absolute_minutes * 60;
-            if let Ok(v) = HeaderValue::from_str(&session::session_cookie(&out.token, max_age, ctx.settings.secure_cookies)) {
+            if let Ok(v) = HeaderValue::from_str(&session::session_cookie(
+                &out.token,
+                max_age,
+                ctx.settings.secure_cookies,
+            )) {
                 resp.headers_mut().append(header::SET_COOKIE, v);
             }
             resp
         }
-        Err(AppError::Locked { .. }) => login_form(&ctx, lang, Some(lang.t("login.locked").into()), f.login, next),
-        Err(AppError::InvalidCredentials) | Err(AppError::Validation(_)) => {
-            login_form(&ctx, lang, Some(lang.t("login.failed").into()), f.login, next)
-        }
+        Err(AppError::Locked { .. }) => login_form(
+            &ctx,
+            lang,
+            Some(lang.t("login.locked").into()),
+            f.login,
+            next,
+        ),
+        Err(AppError::InvalidCredentials) | Err(AppError::Validation(_)) => login_form(
+            &ctx,
+            lang,
+            Some(lang.t("login.failed").into()),
+            f.login,
+            next,
+        ),
         Err(e) => e.into_response(),
     }
 }

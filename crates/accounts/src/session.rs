@@ -25,7 +25,9 @@ enum Credential<'a> {
 fn credential(parts: &Parts) -> Option<Credential<'_>> {
     if let Some(h) = parts.headers.get(axum::http::header::AUTHORIZATION) {
         let v = h.to_str().ok()?;
-        let token = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer "))?;
+        let token = v
+            .strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))?;
         return Some(Credential::Bearer(token.trim()));
     }
     kernel::web::cookie(parts, SESSION_COOKIE).map(Credential::Cookie)
@@ -107,7 +109,10 @@ impl FromRequestParts<Ctx> for MaybeAuth {
 pub fn check_csrf(p: &Principal, token: &str) -> Result<(), AppError> {
     match &p.csrf_token {
         Some(expected) if constant_eq(token, expected) => Ok(()),
-        Some(_) => Err(AppError::bad_request("csrf_failed", "页面已过期,请刷新后重试")),
+        Some(_) => Err(AppError::bad_request(
+            "csrf_failed",
+            "页面已过期,请刷新后重试",
+        )),
         // Bearer sessions are not exposed to CSRF.
         None => Ok(()),
     }

@@ -21,7 +21,11 @@ pub fn login_index(cipher: &FieldCipher, login: &str) -> String {
     cipher.blind_index("login", &model::normalize_login(login))
 }
 
-pub async fn find_user_by_login(db: &Db, cipher: &FieldCipher, login: &str) -> AppResult<Option<UserRow>> {
+pub async fn find_user_by_login(
+    db: &Db,
+    cipher: &FieldCipher,
+    login: &str,
+) -> AppResult<Option<UserRow>> {
     let row = sqlx::query(
         "SELECT id, display_name, login_masked, password_hash, active, failed_logins, failed_window_start, locked_until
          FROM users WHERE login_index = $1",
@@ -34,7 +38,7 @@ pub async fn find_user_by_login(db: &Db, cipher: &FieldCipher, login: &str) -> A
         display_name: r.get("display_name"),
         login_masked: r.get("login_masked"),
         password_hash: r.get("password_hash"),
-        active: r.get("active"),
+        active: r.get::<i64, _>("active") != 0,
         failures: FailureState {
             failed_logins: r.get("failed_logins"),
             window_start: r.get("failed_window_start"),
@@ -55,7 +59,7 @@ pub async fn create_user(
     let normalized = model::normalize_login(login);
     sqlx::query(
         "INSERT INTO users (id, login_index, login_masked, login_enc, display_name, password_hash, active, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7, $7)",
+         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7)",
     )
     .bind(&id)
     .bind(cipher.blind_index("login", &normalized))
@@ -97,7 +101,13 @@ pub struct NewSession {
     pub expires_at: i64,
 }
 
-pub async fn create_session(tx: &mut Tx, user_id: &str, kind: &str, now: i64, absolute_ms: i64) -> AppResult<NewSession> {
+pub async fn create_session(
+    tx: &mut Tx,
+    user_id: &str,
+    kind: &str,
+    now: i64,
+    absolute_ms: i64,
+) -> AppResult<NewSession> {
     let token = kernel::id::random_token();
     let csrf = kernel::id::random_token();
     let expires_at = now + absolute_ms;
@@ -113,7 +123,11 @@ pub async fn create_session(tx: &mut Tx, user_id: &str, kind: &str, now: i64, ab
     .bind(expires_at)
     .execute(&mut **tx)
     .await?;
-    Ok(NewSession { token, csrf, expires_at })
+    Ok(NewSession {
+        token,
+        csrf,
+        expires_at,
+    })
 }
 
 /// Sessions are stored by the SHA-256 of their token, so a database leak
@@ -153,7 +167,7 @@ pub async fn load_session(db: &Db, token: &str) -> AppResult<Option<SessionRow>>
             expires_at: r.get("expires_at"),
         },
         display_name: r.get("display_name"),
-        user_active: r.get("active"),
+        user_active: r.get::<i64, _>("active") != 0,
     }))
 }
 
@@ -257,7 +271,10 @@ pub async fn audit_page(
             3 + 2 * i
         ));
     }
-    sql.push_str(&format!(") ORDER BY seq DESC LIMIT ${}", 2 + 2 * roots.len()));
+    sql.push_str(&format!(
+        ") ORDER BY seq DESC LIMIT ${}",
+        2 + 2 * roots.len()
+    ));
     let mut q = sqlx::query(&sql).bind(before_seq.unwrap_or(i64::MAX));
     for r in roots {
         q = q.bind(r.as_str().to_string()).bind(r.subtree_end());

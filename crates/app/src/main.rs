@@ -1,1 +1,251 @@
-fn main() {}
+//! `lianxin`: the one binary. `serve` runs production, `demo` the demo world,
+//! `migrate`, `import` and `export` keep the database.
+
+use app::config::{CommonArgs, Config};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "lianxin",
+    version,
+    about = "连心 Lianxin — 党建引领的基层治理平台 (grassroots governance platform)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the product (production start).
+    Serve(CommonArgs),
+    /// Serve with the demo world (seeded into an empty database) and print the demo accounts.
+    Demo(CommonArgs),
+    /// Apply database migrations and exit.
+    Migrate(CommonArgs),
+    /// Import from Excel (xlsx).
+    Import {
+        #[command(subcommand)]
+        what: ImportWhat,
+    },
+    /// Export to Excel (xlsx).
+    Export {
+        #[command(subcommand)]
+        what: ExportWhat,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportWhat {
+    /// Buildings, households and residents of one compound; columns
+    /// 楼栋 单元 户号 姓名 手机号 身份证号 身份 与户主关系. All rows or none.
+    Residents {
+        /// The compound: its id or its org path (e.g. /141100/141102/141102003/141102003001/XC/).
+        #[arg(long)]
+        org: String,
+        /// The .xlsx file.
+        file: PathBuf,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportWhat {
+    /// Residents under an org node (phones and ID numbers masked).
+    Residents {
+        /// The node: its id or its org path.
+        #[arg(long)]
+        org: String,
+        /// Where to write the .xlsx file.
+        #[arg(long)]
+        output: PathBuf,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
+}
+
+async fn run(command: Command) -> Result<(), String> {
+    match command {
+        Command::Serve(args) => serve(args, false).await,
+        Command::Demo(args) => serve(args, true).await,
+        Command::Migrate(args) => {
+            let config = Config::load(&args, false)?;
+            init_logging(&config);
+            app::open_database(&config.database_url)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "数据库已是最新 / database is up to date: {}",
+                redact_url(&config.database_url)
+            );
+            Ok(())
+        }
+        Command::Import {
+            what: ImportWhat::Residents { org, file, common },
+        } => {
+            let (config, ctx) = offline_ctx(&common).await?;
+            let _ = config;
+            let node = find_node(&ctx, &org).await?;
+            let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            match org::xlsx::import(&ctx, None, &node, &bytes).await {
+                Ok(r) => {
+                    println!(
+                        "导入完成 / imported: {} residents, {} buildings/households touched",
+                        r.imported_residents, r.created_nodes
+                    );
+                    Ok(())
+                }
+                Err(kernel::AppError::Validation(f)) => {
+                    eprintln!("导入被拒绝,未写入任何数据 / import rejected, nothing was written:");
+                    for (k, msgs) in &f.0 {
+                        for m in msgs {
+                            eprintln!("  {k}: {m}");
+                        }
+                    }
+                    Err(format!("{} problem(s) in {}", f.0.len(), file.display()))
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        Command::Export {
+            what:
+                ExportWhat::Residents {
+                    org,
+                    output,
+                    common,
+                },
+        } => {
+            let (_config, ctx) = offline_ctx(&common).await?;
+            let node = find_node(&ctx, &org).await?;
+            let residents = org::store::residents_in(
+                &ctx.db,
+                &ctx.cipher,
+                std::slice::from_ref(&node.org_path),
+                10_000_000,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            let bytes = org::xlsx::export_workbook(&node, &residents).map_err(|e| e.to_string())?;
+            std::fs::write(&output, bytes).map_err(|e| format!("{}: {e}", output.display()))?;
+            println!(
+                "已导出 / exported {} residents to {}",
+                residents.len(),
+                output.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// A context for commands that work on the database without serving.
+async fn offline_ctx(args: &CommonArgs) -> Result<(Config, kernel::Ctx), String> {
+    let demo = args.database_url.is_none()
+        && std::path::Path::new("lianxin-data/demo.db").exists()
+        && args.field_key.is_none();
+    let config = Config::load(args, demo)?;
+    init_logging(&config);
+    let cipher = app::field_cipher(&config)?;
+    let db = app::open_database(&config.database_url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let ctx = app::context(db, cipher, kernel::clock::system(), &config);
+    Ok((config, ctx))
+}
+
+async fn find_node(ctx: &kernel::Ctx, org: &str) -> Result<org::store::NodeRow, String> {
+    let found = if org.starts_with('/') {
+        org::store::get_node_by_path(&ctx.db, org).await
+    } else {
+        match kernel::id::parse_id(org) {
+            Some(id) => org::store::get_node(&ctx.db, &id).await,
+            None => Ok(None),
+        }
+    };
+    found
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no org node {org}"))
+}
+
+fn redact_url(url: &str) -> String {
+    // postgres://user:password@host → postgres://user:***@host
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if url[s + 3..at].contains(':') => {
+            let colon = s + 3 + url[s + 3..at].find(':').unwrap_or(0);
+            format!("{}:***{}", &url[..colon], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+async fn serve(args: CommonArgs, demo: bool) -> Result<(), String> {
+    let config = Config::load(&args, demo)?;
+    init_logging(&config);
+    tracing::debug!(?config, "configuration");
+    let cipher = app::field_cipher(&config)?;
+    let db = app::open_database(&config.database_url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let ctx = app::context(db, cipher, kernel::clock::system(), &config);
+    if demo {
+        let seeded = app::demo::seed_if_empty(&ctx)
+            .await
+            .map_err(|e| e.to_string())?;
+        if seeded {
+            println!("演示数据已写入 / demo world seeded");
+        }
+    }
+    let running = app::start(ctx, &config.addr, config.max_body_bytes)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!();
+    println!("连心 Lianxin 已启动 / is running: http://{}", running.addr);
+    println!("数据库 / database: {}", redact_url(&config.database_url));
+    if demo {
+        println!();
+        println!(
+            "演示账号(密码均为 {}) / demo accounts (password {}):",
+            app::demo::DEMO_PASSWORD,
+            app::demo::DEMO_PASSWORD
+        );
+        for (login, name, what) in app::demo::ACCOUNTS {
+            println!("  {login:<14} {name} — {what}");
+        }
+        println!();
+        println!("居民请访问 / residents: http://{}/login", running.addr);
+    }
+    running.handle.await.map_err(|e| e.to_string())?;
+    Ok(())
+}

@@ -1,1 +1,9 @@
+//! Demands (诉求) and, later, mediation: the case workflow. This is the
+//! first path — filing, listing in scope, reading with the timeline; the
+//! full workflow, deadlines and rates are issue #3's.
 
+pub mod api;
+pub mod catalogue;
+pub mod model;
+pub mod pages;
+pub mod store;

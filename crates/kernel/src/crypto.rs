@@ -90,19 +90,15 @@ impl FieldCipher {
             return None;
         }
         let (nonce, ct) = raw.split_at(12);
-        let pt = self
-            .inner
-            .aead
-            .decrypt(Nonce::from_slice(nonce), ct)
-            .ok()?;
+        let pt = self.inner.aead.decrypt(Nonce::from_slice(nonce), ct).ok()?;
         String::from_utf8(pt).ok()
     }
 
     /// Deterministic keyed index of a normalised value; `kind` separates
     /// domains so a phone and an ID with equal digits never collide.
     pub fn blind_index(&self, kind: &str, value: &str) -> String {
-        let mut mac =
-            <HmacSha256 as Mac>::new_from_slice(&self.inner.index_key).expect("HMAC takes any key size");
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.inner.index_key)
+            .expect("HMAC takes any key size");
         mac.update(kind.as_bytes());
         mac.update(&[0]);
         mac.update(value.as_bytes());

@@ -193,7 +193,8 @@ impl IntoResponse for AppError {
         };
         let mut resp = (self.status(), axum::Json(body)).into_response();
         match &self {
-            AppError::Locked { retry_after_secs } | AppError::TooManyRequests { retry_after_secs } => {
+            AppError::Locked { retry_after_secs }
+            | AppError::TooManyRequests { retry_after_secs } => {
                 if let Ok(v) = HeaderValue::from_str(&retry_after_secs.max(&1).to_string()) {
                     resp.headers_mut().insert(header::RETRY_AFTER, v);
                 }
@@ -219,10 +220,9 @@ impl From<sqlx::Error> for AppError {
                 ErrorKind::UniqueViolation => {
                     AppError::conflict("already_exists", "记录已存在,不能重复创建")
                 }
-                ErrorKind::ForeignKeyViolation => AppError::conflict(
-                    "referenced_record",
-                    "关联的记录不存在或仍被引用",
-                ),
+                ErrorKind::ForeignKeyViolation => {
+                    AppError::conflict("referenced_record", "关联的记录不存在或仍被引用")
+                }
                 _ => AppError::internal(e),
             },
             _ => AppError::internal(e),
@@ -242,7 +242,10 @@ mod tests {
         assert_eq!(v.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(v.fields().unwrap().0["phone"], vec!["手机号格式不正确"]);
         assert_eq!(
-            AppError::Locked { retry_after_secs: 61 }.message(),
+            AppError::Locked {
+                retry_after_secs: 61
+            }
+            .message(),
             "登录失败次数过多,账号已锁定,请 2 分钟后再试"
         );
     }

@@ -112,10 +112,26 @@ mod tests {
 
     #[test]
     fn phones() {
-        assert_eq!(PhoneNumber::parse("138 0000 0001").unwrap().as_str(), "13800000001");
-        assert_eq!(PhoneNumber::parse("+8613800000001").unwrap().as_str(), "13800000001");
-        assert_eq!(PhoneNumber::parse("13800000001").unwrap().masked(), "138****0001");
-        for bad in ["", "1380000000", "12800000001", "138000000011", "abc", "23800000001"] {
+        assert_eq!(
+            PhoneNumber::parse("138 0000 0001").unwrap().as_str(),
+            "13800000001"
+        );
+        assert_eq!(
+            PhoneNumber::parse("+8613800000001").unwrap().as_str(),
+            "13800000001"
+        );
+        assert_eq!(
+            PhoneNumber::parse("13800000001").unwrap().masked(),
+            "138****0001"
+        );
+        for bad in [
+            "",
+            "1380000000",
+            "12800000001",
+            "138000000011",
+            "abc",
+            "23800000001",
+        ] {
             assert!(PhoneNumber::parse(bad).is_err(), "{bad}");
         }
         assert!(!format!("{:?}", PhoneNumber::parse("13800000001").unwrap()).contains("00000001"));
@@ -127,9 +143,18 @@ mod tests {
         let id = IdCardNumber::parse("11010519491231002x").unwrap();
         assert_eq!(id.as_str(), "11010519491231002X");
         assert_eq!(id.masked(), "1101**********002X");
-        assert!(IdCardNumber::parse("110105194912310021").is_err(), "bad check digit");
-        assert!(IdCardNumber::parse("110105194913310020").is_err(), "bad month");
-        assert!(IdCardNumber::parse("99010519491231002X").is_err(), "bad region");
+        assert!(
+            IdCardNumber::parse("110105194912310021").is_err(),
+            "bad check digit"
+        );
+        assert!(
+            IdCardNumber::parse("110105194913310020").is_err(),
+            "bad month"
+        );
+        assert!(
+            IdCardNumber::parse("99010519491231002X").is_err(),
+            "bad region"
+        );
         assert!(IdCardNumber::parse("1101051949").is_err());
     }
 

@@ -17,7 +17,12 @@ pub struct Shell {
 }
 
 impl Shell {
-    pub fn new(lang: Lang, title_key: &str, active: &'static str, who: Option<&Principal>) -> Shell {
+    pub fn new(
+        lang: Lang,
+        title_key: &str,
+        active: &'static str,
+        who: Option<&Principal>,
+    ) -> Shell {
         Shell {
             lang,
             title: lang.t(title_key).to_string(),

@@ -32,8 +32,7 @@ fn check(v: &str, min: usize, max: usize, label: &str, newlines: bool) -> Result
     if n > max {
         return Err(format!("{label}不能超过 {max} 个字"));
     }
-    if v
-        .chars()
+    if v.chars()
         .any(|c| c.is_control() && !(newlines && matches!(c, '\n' | '\r' | '\t')))
     {
         return Err(format!("{label}含有不允许的控制字符"));

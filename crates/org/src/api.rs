@@ -22,12 +22,22 @@ pub fn routes() -> Router<Ctx> {
     Router::new()
         .route("/api/v1/org/tree", get(tree))
         .route("/api/v1/org/nodes", axum::routing::post(create_node))
-        .route("/api/v1/org/nodes/{id}", get(get_node).patch(rename_node).delete(delete_node))
+        .route(
+            "/api/v1/org/nodes/{id}",
+            get(get_node).patch(rename_node).delete(delete_node),
+        )
         .route("/api/v1/org/nodes/{id}/children", get(children))
-        .route("/api/v1/org/households/{id}/residents", get(household_residents).post(add_resident))
+        .route(
+            "/api/v1/org/households/{id}/residents",
+            get(household_residents).post(add_resident),
+        )
         .route("/api/v1/org/residents/{id}", get(get_resident))
         .route("/api/v1/org/grids", get(list_grids).post(create_grid))
-        .route("/api/v1/org/import", axum::routing::post(import_xlsx))
+        .route(
+            "/api/v1/org/import",
+            axum::routing::post(import_xlsx)
+                .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024)),
+        )
         .route("/api/v1/org/export.xlsx", get(export_xlsx))
 }
 
@@ -46,7 +56,9 @@ fn readable_roots(p: &Principal) -> Vec<OrgPath> {
 /// Loads a node the caller may see, else 404.
 pub async fn visible_node(ctx: &Ctx, p: &Principal, id: &str) -> AppResult<NodeRow> {
     let id = kernel::id::parse_id(id).ok_or(AppError::NotFound)?;
-    let node = store::get_node(&ctx.db, &id).await?.ok_or(AppError::NotFound)?;
+    let node = store::get_node(&ctx.db, &id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     if readable_roots(p).iter().any(|r| node.org_path.is_within(r)) {
         Ok(node)
     } else {
@@ -98,7 +110,11 @@ struct TreeQuery {
     cursor: Option<String>,
 }
 
-async fn tree(State(ctx): State<Ctx>, Auth(p): Auth, Query(q): Query<TreeQuery>) -> AppResult<JsonOut<Page<NodeView>>> {
+async fn tree(
+    State(ctx): State<Ctx>,
+    Auth(p): Auth,
+    Query(q): Query<TreeQuery>,
+) -> AppResult<JsonOut<Page<NodeView>>> {
     let params = PageParams::parse(q.limit.as_deref(), q.cursor.as_deref())?;
     let depth = match q.depth.as_deref().filter(|s| !s.is_empty()) {
         None => None,
@@ -113,7 +129,14 @@ async fn tree(State(ctx): State<Ctx>, Auth(p): Auth, Query(q): Query<TreeQuery>)
         Some(id) => vec![visible_node(&ctx, &p, id).await?.org_path],
         None => readable_roots(&p),
     };
-    let rows = store::subtree_page(&ctx.db, &roots, params.after.as_deref(), depth, params.fetch()).await?;
+    let rows = store::subtree_page(
+        &ctx.db,
+        &roots,
+        params.after.as_deref(),
+        depth,
+        params.fetch(),
+    )
+    .await?;
     let page = Page::from_rows(rows, &params, |n| n.org_path.as_str().to_string());
     Ok(JsonOut(page.map(NodeView::from)))
 }
@@ -125,14 +148,29 @@ struct NodeDetail {
     ancestors: Vec<NodeView>,
 }
 
-async fn get_node(State(ctx): State<Ctx>, Auth(p): Auth, Path(id): Path<String>) -> AppResult<JsonOut<NodeDetail>> {
+async fn get_node(
+    State(ctx): State<Ctx>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> AppResult<JsonOut<NodeDetail>> {
     let node = visible_node(&ctx, &p, &id).await?;
-    let mut ancestors: Vec<NodeView> = store::ancestors(&ctx.db, &node.org_path).await?.into_iter().map(NodeView::from).collect();
+    let mut ancestors: Vec<NodeView> = store::ancestors(&ctx.db, &node.org_path)
+        .await?
+        .into_iter()
+        .map(NodeView::from)
+        .collect();
     ancestors.pop();
-    Ok(JsonOut(NodeDetail { node: node.into(), ancestors }))
+    Ok(JsonOut(NodeDetail {
+        node: node.into(),
+        ancestors,
+    }))
 }
 
-async fn children(State(ctx): State<Ctx>, Auth(p): Auth, Path(id): Path<String>) -> AppResult<JsonOut<Page<NodeView>>> {
+async fn children(
+    State(ctx): State<Ctx>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> AppResult<JsonOut<Page<NodeView>>> {
     let node = visible_node(&ctx, &p, &id).await?;
     let roots = readable_roots(&p);
     let kids = store::children(&ctx.db, &node.id)
@@ -141,7 +179,10 @@ async fn children(State(ctx): State<Ctx>, Auth(p): Auth, Path(id): Path<String>)
         .filter(|k| roots.iter().any(|r| k.org_path.is_within(r)))
         .map(NodeView::from)
         .collect();
-    Ok(JsonOut(Page { items: kids, next_cursor: None }))
+    Ok(JsonOut(Page {
+        items: kids,
+        next_cursor: None,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -153,25 +194,34 @@ struct CreateNode {
     name: String,
 }
 
-async fn create_node(State(ctx): State<Ctx>, Auth(p): Auth, Json(b): Json<CreateNode>) -> AppResult<(StatusCode, JsonOut<NodeView>)> {
+async fn create_node(
+    State(ctx): State<Ctx>,
+    Auth(p): Auth,
+    Json(b): Json<CreateNode>,
+) -> AppResult<(StatusCode, JsonOut<NodeView>)> {
     let parent = visible_node(&ctx, &p, &b.parent_id)
         .await
         .map_err(|_| AppError::field("parent_id", "上级节点不存在"))?;
     p.can_act(Role::ORG_ADMINS, &parent.org_path, true)?;
-    let new = model::validate_node(&b.kind, &b.code, &b.name, Some(parent.kind)).map_err(AppError::Validation)?;
+    let new = model::validate_node(&b.kind, &b.code, &b.name, Some(parent.kind))
+        .map_err(AppError::Validation)?;
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
     let node = store::insert_node(&mut tx, Some(&parent), &new, now).await?;
-    audit::record(&mut tx, ctx.db.backend(), AuditEntry {
-        at_ms: now,
-        actor_id: Some(&p.user_id),
-        action: "org_node_created",
-        object_type: "org_node",
-        object_id: Some(&node.id),
-        org_path: Some(node.org_path.as_str()),
-        detail: json!({"kind": node.kind.as_str(), "code": node.code, "name": node.name}),
-        ..Default::default()
-    })
+    audit::record(
+        &mut tx,
+        ctx.db.backend(),
+        AuditEntry {
+            at_ms: now,
+            actor_id: Some(&p.user_id),
+            action: "org_node_created",
+            object_type: "org_node",
+            object_id: Some(&node.id),
+            org_path: Some(node.org_path.as_str()),
+            detail: json!({"kind": node.kind.as_str(), "code": node.code, "name": node.name}),
+            ..Default::default()
+        },
+    )
     .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, JsonOut(node.into())))
@@ -184,29 +234,44 @@ struct RenameNode {
     version: i64,
 }
 
-async fn rename_node(State(ctx): State<Ctx>, Auth(p): Auth, Path(id): Path<String>, Json(b): Json<RenameNode>) -> AppResult<JsonOut<NodeView>> {
+async fn rename_node(
+    State(ctx): State<Ctx>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    Json(b): Json<RenameNode>,
+) -> AppResult<JsonOut<NodeView>> {
     let node = admin_node(&ctx, &p, &id).await?;
     let name = text::required(&b.name, 1, 64, "名称").map_err(|m| AppError::field("name", m))?;
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
     store::rename_node(&mut tx, &node.id, &name, b.version, now).await?;
-    audit::record(&mut tx, ctx.db.backend(), AuditEntry {
-        at_ms: now,
-        actor_id: Some(&p.user_id),
-        action: "org_node_renamed",
-        object_type: "org_node",
-        object_id: Some(&node.id),
-        org_path: Some(node.org_path.as_str()),
-        detail: json!({"from": node.name, "to": name}),
-        ..Default::default()
-    })
+    audit::record(
+        &mut tx,
+        ctx.db.backend(),
+        AuditEntry {
+            at_ms: now,
+            actor_id: Some(&p.user_id),
+            action: "org_node_renamed",
+            object_type: "org_node",
+            object_id: Some(&node.id),
+            org_path: Some(node.org_path.as_str()),
+            detail: json!({"from": node.name, "to": name}),
+            ..Default::default()
+        },
+    )
     .await?;
-    let updated = store::get_node_tx(&mut tx, &node.id).await?.ok_or(AppError::NotFound)?;
+    let updated = store::get_node_tx(&mut tx, &node.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     tx.commit().await?;
     Ok(JsonOut(updated.into()))
 }
 
-async fn delete_node(State(ctx): State<Ctx>, Auth(p): Auth, Path(id): Path<String>) -> AppResult<StatusCode> {
+async fn delete_node(
+    State(ctx): State<Ctx>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> AppResult<StatusCode> {
     let node = admin_node(&ctx, &p, &id).await?;
     if p.grants.iter().any(|g| g.org_id == node.id) {
         return Err(AppError::conflict("in_use", "不能删除自己所在的管辖节点"));
@@ -214,16 +279,20 @@ async fn delete_node(State(ctx): State<Ctx>, Auth(p): Auth, Path(id): Path<Strin
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
     store::delete_node(&mut tx, &node.id).await?;
-    audit::record(&mut tx, ctx.db.backend(), AuditEntry {
-        at_ms: now,
-        actor_id: Some(&p.user_id),
-        action: "org_node_deleted",
-        object_type: "org_node",
-        object_id: Some(&node.id),
-        org_path: Some(node.org_path.as_str()),
-        detail: json!({"name": node.name}),
-        ..Default::default()
-    })
+    audit::record(
+        &mut tx,
+        ctx.db.backend(),
+        AuditEntry {
+            at_ms: now,
+            actor_id: Some(&p.user_id),
+            action: "org_node_deleted",
+            object_type: "org_node",
+            object_id: Some(&node.id),
+            org_path: Some(node.org_path.as_str()),
+            detail: json!({"name": node.name}),
+            ..Default::default()
+        },
+    )
     .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -257,13 +326,24 @@ impl ResidentView {
     }
 }
 
-async fn household_residents(State(ctx): State<Ctx>, Auth(p): Auth, Path(id): Path<String>) -> AppResult<JsonOut<Page<ResidentView>>> {
+async fn household_residents(
+    State(ctx): State<Ctx>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> AppResult<JsonOut<Page<ResidentView>>> {
     let node = visible_node(&ctx, &p, &id).await?;
     if node.kind != OrgKind::Household {
         return Err(AppError::NotFound);
     }
-    let items = store::residents_of(&ctx.db, &ctx.cipher, &node.id).await?.into_iter().map(ResidentView::masked).collect();
-    Ok(JsonOut(Page { items, next_cursor: None }))
+    let items = store::residents_of(&ctx.db, &ctx.cipher, &node.id)
+        .await?
+        .into_iter()
+        .map(ResidentView::masked)
+        .collect();
+    Ok(JsonOut(Page {
+        items,
+        next_cursor: None,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -280,10 +360,21 @@ struct AddResident {
     relation: Option<String>,
 }
 
-async fn add_resident(State(ctx): State<Ctx>, Auth(p): Auth, Path(id): Path<String>, Json(b): Json<AddResident>) -> AppResult<(StatusCode, JsonOut<ResidentView>)> {
+async fn add_resident(
+    State(ctx): State<Ctx>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    Json(b): Json<AddResident>,
+) -> AppResult<(StatusCode, JsonOut<ResidentView>)> {
     let node = admin_node(&ctx, &p, &id).await?;
-    let r = model::parse_resident(&b.name, b.phone.as_deref(), b.id_card.as_deref(), b.tenure.as_deref(), b.relation.as_deref())
-        .map_err(AppError::Validation)?;
+    let r = model::parse_resident(
+        &b.name,
+        b.phone.as_deref(),
+        b.id_card.as_deref(),
+        b.tenure.as_deref(),
+        b.relation.as_deref(),
+    )
+    .map_err(AppError::Validation)?;
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
     let rid = store::insert_resident(&mut tx, &ctx.cipher, &node, &r, None, now).await?;
@@ -299,7 +390,9 @@ async fn add_resident(State(ctx): State<Ctx>, Auth(p): Auth, Path(id): Path<Stri
     })
     .await?;
     tx.commit().await?;
-    let row = store::get_resident(&ctx.db, &ctx.cipher, &rid).await?.ok_or(AppError::NotFound)?;
+    let row = store::get_resident(&ctx.db, &ctx.cipher, &rid)
+        .await?
+        .ok_or(AppError::NotFound)?;
     Ok((StatusCode::CREATED, JsonOut(ResidentView::masked(row))))
 }
 
@@ -311,29 +404,44 @@ struct UnmaskQuery {
 
 /// One resident; `?unmask=true&reason=…` shows full phone and ID to org
 /// admins in scope, and every such read is audited with its reason.
-async fn get_resident(State(ctx): State<Ctx>, Auth(p): Auth, Path(id): Path<String>, Query(q): Query<UnmaskQuery>) -> AppResult<JsonOut<ResidentView>> {
+async fn get_resident(
+    State(ctx): State<Ctx>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    Query(q): Query<UnmaskQuery>,
+) -> AppResult<JsonOut<ResidentView>> {
     let id = kernel::id::parse_id(&id).ok_or(AppError::NotFound)?;
-    let r = store::get_resident(&ctx.db, &ctx.cipher, &id).await?.ok_or(AppError::NotFound)?;
-    if !readable_roots(&p).iter().any(|root| r.org_path.is_within(root)) {
+    let r = store::get_resident(&ctx.db, &ctx.cipher, &id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !readable_roots(&p)
+        .iter()
+        .any(|root| r.org_path.is_within(root))
+    {
         return Err(AppError::NotFound);
     }
     if q.unmask.as_deref() != Some("true") {
         return Ok(JsonOut(ResidentView::masked(r)));
     }
     p.can_act(Role::ORG_ADMINS, &r.org_path, true)?;
-    let reason = text::required(q.reason.as_deref().unwrap_or(""), 2, 200, "查看原因").map_err(|m| AppError::field("reason", m))?;
+    let reason = text::required(q.reason.as_deref().unwrap_or(""), 2, 200, "查看原因")
+        .map_err(|m| AppError::field("reason", m))?;
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
-    audit::record(&mut tx, ctx.db.backend(), AuditEntry {
-        at_ms: now,
-        actor_id: Some(&p.user_id),
-        action: "personal_data_unmasked",
-        object_type: "resident",
-        object_id: Some(&r.id),
-        org_path: Some(r.org_path.as_str()),
-        detail: json!({"fields": ["phone", "id_card"], "reason": reason}),
-        ..Default::default()
-    })
+    audit::record(
+        &mut tx,
+        ctx.db.backend(),
+        AuditEntry {
+            at_ms: now,
+            actor_id: Some(&p.user_id),
+            action: "personal_data_unmasked",
+            object_type: "resident",
+            object_id: Some(&r.id),
+            org_path: Some(r.org_path.as_str()),
+            detail: json!({"fields": ["phone", "id_card"], "reason": reason}),
+            ..Default::default()
+        },
+    )
     .await?;
     tx.commit().await?;
     Ok(JsonOut(ResidentView {
@@ -354,7 +462,11 @@ struct GridQuery {
     cursor: Option<String>,
 }
 
-async fn list_grids(State(ctx): State<Ctx>, Auth(p): Auth, Query(q): Query<GridQuery>) -> AppResult<JsonOut<Page<GridRow>>> {
+async fn list_grids(
+    State(ctx): State<Ctx>,
+    Auth(p): Auth,
+    Query(q): Query<GridQuery>,
+) -> AppResult<JsonOut<Page<GridRow>>> {
     let params = PageParams::parse(q.limit.as_deref(), q.cursor.as_deref())?;
     let roots = p.roots_for(Role::REGISTRY_READERS);
     let rows = store::grids_in(&ctx.db, &roots, params.after.as_deref(), params.fetch()).await?;
@@ -369,27 +481,43 @@ struct CreateGrid {
     name: String,
 }
 
-async fn create_grid(State(ctx): State<Ctx>, Auth(p): Auth, Json(b): Json<CreateGrid>) -> AppResult<(StatusCode, JsonOut<GridRow>)> {
-    let area = visible_node(&ctx, &p, &b.org_id).await.map_err(|_| AppError::field("org_id", "所属社区或村不存在"))?;
+async fn create_grid(
+    State(ctx): State<Ctx>,
+    Auth(p): Auth,
+    Json(b): Json<CreateGrid>,
+) -> AppResult<(StatusCode, JsonOut<GridRow>)> {
+    let area = visible_node(&ctx, &p, &b.org_id)
+        .await
+        .map_err(|_| AppError::field("org_id", "所属社区或村不存在"))?;
     p.can_act(Role::ORG_ADMINS, &area.org_path, true)?;
     if !matches!(area.kind, OrgKind::Community | OrgKind::Village) {
         return Err(AppError::field("org_id", "网格只能划在社区或村"));
     }
-    let code = model::grid_code(&area.code, b.number).ok_or_else(|| AppError::field("number", "网格序号应为 1-999,且社区/村编码须为 12 位统计用区划代码"))?;
-    let name = text::required(&b.name, 1, 64, "网格名称").map_err(|m| AppError::field("name", m))?;
+    let code = model::grid_code(&area.code, b.number).ok_or_else(|| {
+        AppError::field(
+            "number",
+            "网格序号应为 1-999,且社区/村编码须为 12 位统计用区划代码",
+        )
+    })?;
+    let name =
+        text::required(&b.name, 1, 64, "网格名称").map_err(|m| AppError::field("name", m))?;
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
     let g = store::insert_grid(&mut tx, &area, &code, &name, now).await?;
-    audit::record(&mut tx, ctx.db.backend(), AuditEntry {
-        at_ms: now,
-        actor_id: Some(&p.user_id),
-        action: "grid_created",
-        object_type: "grid",
-        object_id: Some(&g.id),
-        org_path: Some(area.org_path.as_str()),
-        detail: json!({"code": code}),
-        ..Default::default()
-    })
+    audit::record(
+        &mut tx,
+        ctx.db.backend(),
+        AuditEntry {
+            at_ms: now,
+            actor_id: Some(&p.user_id),
+            action: "grid_created",
+            object_type: "grid",
+            object_id: Some(&g.id),
+            org_path: Some(area.org_path.as_str()),
+            detail: json!({"code": code}),
+            ..Default::default()
+        },
+    )
     .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, JsonOut(g)))
@@ -404,37 +532,68 @@ const XLSX_MIME: &str = "application/vnd.openxmlformats-officedocument.spreadshe
 
 /// Upload the workbook as the raw body (`Content-Type` of xlsx) with `?org=`
 /// the compound; 200 with the report, or 422 with every bad cell.
-async fn import_xlsx(State(ctx): State<Ctx>, Auth(p): Auth, Query(q): Query<OrgQuery>, headers: HeaderMap, body: Bytes) -> AppResult<JsonOut<xlsx::ImportReport>> {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+async fn import_xlsx(
+    State(ctx): State<Ctx>,
+    Auth(p): Auth,
+    Query(q): Query<OrgQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<JsonOut<xlsx::ImportReport>> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if !(ct.starts_with(XLSX_MIME) || ct.starts_with("application/octet-stream")) {
         return Err(AppError::UnsupportedMediaType);
     }
-    let org = q.org.ok_or_else(|| AppError::field("org", "请指定导入到哪个小区"))?;
+    let org = q
+        .org
+        .ok_or_else(|| AppError::field("org", "请指定导入到哪个小区"))?;
     let compound = admin_node(&ctx, &p, &org).await?;
-    Ok(JsonOut(xlsx::import(&ctx, &p.user_id, &compound, &body).await?))
+    Ok(JsonOut(
+        xlsx::import(&ctx, Some(&p.user_id), &compound, &body).await?,
+    ))
 }
 
-async fn export_xlsx(State(ctx): State<Ctx>, Auth(p): Auth, Query(q): Query<OrgQuery>) -> AppResult<Response> {
-    let org = q.org.ok_or_else(|| AppError::field("org", "请指定导出哪个节点"))?;
+async fn export_xlsx(
+    State(ctx): State<Ctx>,
+    Auth(p): Auth,
+    Query(q): Query<OrgQuery>,
+) -> AppResult<Response> {
+    let org = q
+        .org
+        .ok_or_else(|| AppError::field("org", "请指定导出哪个节点"))?;
     let node = visible_node(&ctx, &p, &org).await?;
     p.can_act(Role::REGISTRY_READERS, &node.org_path, true)?;
-    let residents = store::residents_in(&ctx.db, &ctx.cipher, std::slice::from_ref(&node.org_path), 1_000_000).await?;
+    let residents = store::residents_in(
+        &ctx.db,
+        &ctx.cipher,
+        std::slice::from_ref(&node.org_path),
+        1_000_000,
+    )
+    .await?;
     let bytes = xlsx::export_workbook(&node, &residents)?;
-    audit::record_alone(&ctx.db, AuditEntry {
-        at_ms: ctx.now_ms(),
-        actor_id: Some(&p.user_id),
-        action: "residents_exported",
-        object_type: "org_node",
-        object_id: Some(&node.id),
-        org_path: Some(node.org_path.as_str()),
-        detail: json!({"rows": residents.len(), "masked": true}),
-        ..Default::default()
-    })
+    audit::record_alone(
+        &ctx.db,
+        AuditEntry {
+            at_ms: ctx.now_ms(),
+            actor_id: Some(&p.user_id),
+            action: "residents_exported",
+            object_type: "org_node",
+            object_id: Some(&node.id),
+            org_path: Some(node.org_path.as_str()),
+            detail: json!({"rows": residents.len(), "masked": true}),
+            ..Default::default()
+        },
+    )
     .await?;
     Ok((
         [
             (header::CONTENT_TYPE, XLSX_MIME.to_string()),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"residents.xlsx\"".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"residents.xlsx\"".to_string(),
+            ),
         ],
         bytes,
     )

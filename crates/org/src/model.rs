@@ -144,7 +144,8 @@ pub fn validate_node(
         e.add("code", "编码应为 1-32 位字母、数字、- 或 _");
     }
     let name = e.take("name", text::required(name, 1, 64, "名称"));
-    e.check().map_err(|err| err.fields().cloned().unwrap_or_default())?;
+    e.check()
+        .map_err(|err| err.fields().cloned().unwrap_or_default())?;
     Ok(NewNode {
         kind: k.expect("checked"),
         code: code.to_string(),
@@ -220,7 +221,9 @@ pub fn parse_resident(
             v
         }
     };
-    let relation = e.take("relation", text::optional(relation, 16, "与户主关系")).flatten();
+    let relation = e
+        .take("relation", text::optional(relation, 16, "与户主关系"))
+        .flatten();
     if !e.is_empty() {
         return Err(e);
     }
@@ -236,8 +239,10 @@ pub fn parse_resident(
 /// Grid codes in the CJ/T 349 manner: the 12-digit code of the community or
 /// village the grid lies in, then a 3-digit grid number (15 digits).
 pub fn grid_code(area_code: &str, number: u32) -> Option<String> {
-    (area_code.len() == 12 && area_code.bytes().all(|b| b.is_ascii_digit()) && (1..=999).contains(&number))
-        .then(|| format!("{area_code}{number:03}"))
+    (area_code.len() == 12
+        && area_code.bytes().all(|b| b.is_ascii_digit())
+        && (1..=999).contains(&number))
+    .then(|| format!("{area_code}{number:03}"))
 }
 
 pub fn valid_grid_code(code: &str) -> bool {
@@ -264,9 +269,23 @@ mod tests {
 
     #[test]
     fn residents_parse() {
-        let r = parse_resident("王勇", Some("13800000001"), Some("11010519491231002X"), Some("业主"), None).unwrap();
+        let r = parse_resident(
+            "王勇",
+            Some("13800000001"),
+            Some("11010519491231002X"),
+            Some("业主"),
+            None,
+        )
+        .unwrap();
         assert_eq!(r.tenure, Tenure::Owner);
-        let e = parse_resident("", Some("123"), Some("110105194912310021"), Some("房东"), None).unwrap_err();
+        let e = parse_resident(
+            "",
+            Some("123"),
+            Some("110105194912310021"),
+            Some("房东"),
+            None,
+        )
+        .unwrap_err();
         for f in ["name", "phone", "id_card", "tenure"] {
             assert!(e.0.contains_key(f), "{f}");
         }

@@ -14,7 +14,9 @@ use kernel::shell::{render, Shell};
 use kernel::{Ctx, Role};
 
 pub fn routes() -> Router<Ctx> {
-    Router::new().route("/org", get(index)).route("/org/{id}", get(node_page))
+    Router::new()
+        .route("/org", get(index))
+        .route("/org/{id}", get(node_page))
 }
 
 pub struct NodeItem {
@@ -25,7 +27,12 @@ pub struct NodeItem {
 }
 
 fn item(n: NodeRow, lang: Lang) -> NodeItem {
-    NodeItem { kind: n.kind.label(lang == Lang::En), id: n.id, name: n.name, code: n.code }
+    NodeItem {
+        kind: n.kind.label(lang == Lang::En),
+        id: n.id,
+        name: n.name,
+        code: n.code,
+    }
 }
 
 pub struct ResidentItem {
@@ -67,7 +74,12 @@ async fn index(State(ctx): State<Ctx>, lang: Lang, Auth(p): Auth) -> Response {
     })
 }
 
-async fn node_page(State(ctx): State<Ctx>, lang: Lang, Auth(p): Auth, Path(id): Path<String>) -> Response {
+async fn node_page(
+    State(ctx): State<Ctx>,
+    lang: Lang,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> Response {
     let node = match visible_node(&ctx, &p, &id).await {
         Ok(n) => n,
         Err(e) => return e.into_response(),
@@ -77,11 +89,18 @@ async fn node_page(State(ctx): State<Ctx>, lang: Lang, Auth(p): Auth, Path(id): 
         let mut crumbs: Vec<NodeItem> = store::ancestors(&ctx.db, &node.org_path)
             .await?
             .into_iter()
-            .filter(|a| a.id != node.id && (roots.iter().any(|r| a.org_path.is_within(r)) || p.lives_at(&a.org_path)))
+            .filter(|a| {
+                a.id != node.id
+                    && (roots.iter().any(|r| a.org_path.is_within(r)) || p.lives_at(&a.org_path))
+            })
             .map(|a| item(a, lang))
             .collect();
         crumbs.truncate(12);
-        let children = store::children(&ctx.db, &node.id).await?.into_iter().map(|c| item(c, lang)).collect();
+        let children = store::children(&ctx.db, &node.id)
+            .await?
+            .into_iter()
+            .map(|c| item(c, lang))
+            .collect();
         let residents: Vec<ResidentRow> = if node.kind == OrgKind::Household {
             store::residents_of(&ctx.db, &ctx.cipher, &node.id).await?
         } else {
@@ -109,7 +128,11 @@ async fn node_page(State(ctx): State<Ctx>, lang: Lang, Auth(p): Auth, Path(id): 
             .into_iter()
             .map(|r| ResidentItem {
                 name: r.name,
-                phone: r.phone.as_deref().map(kernel::mask::phone).unwrap_or_default(),
+                phone: r
+                    .phone
+                    .as_deref()
+                    .map(kernel::mask::phone)
+                    .unwrap_or_default(),
                 tenure: r.tenure.label(en),
             })
             .collect(),

@@ -51,10 +51,12 @@ pub async fn get_node_tx(tx: &mut Tx, id: &str) -> AppResult<Option<NodeRow>> {
 }
 
 pub async fn get_node_by_path(db: &Db, path: &str) -> AppResult<Option<NodeRow>> {
-    let r = sqlx::query(&format!("SELECT {NODE_COLS} FROM org_nodes WHERE org_path = $1"))
-        .bind(path)
-        .fetch_optional(db.reader())
-        .await?;
+    let r = sqlx::query(&format!(
+        "SELECT {NODE_COLS} FROM org_nodes WHERE org_path = $1"
+    ))
+    .bind(path)
+    .fetch_optional(db.reader())
+    .await?;
     Ok(r.as_ref().map(node_from))
 }
 
@@ -73,10 +75,19 @@ pub async fn ancestors(db: &Db, path: &OrgPath) -> AppResult<Vec<NodeRow>> {
     for p in &paths {
         q = q.bind(p.as_str().to_string());
     }
-    Ok(q.fetch_all(db.reader()).await?.iter().map(node_from).collect())
+    Ok(q.fetch_all(db.reader())
+        .await?
+        .iter()
+        .map(node_from)
+        .collect())
 }
 
-pub async fn insert_node(tx: &mut Tx, parent: Option<&NodeRow>, n: &NewNode, now: i64) -> AppResult<NodeRow> {
+pub async fn insert_node(
+    tx: &mut Tx,
+    parent: Option<&NodeRow>,
+    n: &NewNode,
+    now: i64,
+) -> AppResult<NodeRow> {
     let id = new_id();
     let path = match parent {
         Some(p) => p.org_path.child(&n.code),
@@ -114,17 +125,27 @@ pub async fn insert_node(tx: &mut Tx, parent: Option<&NodeRow>, n: &NewNode, now
 
 /// Finds the child with `code` under `parent`, creating it when missing
 /// (used by the Excel import so rows can name new buildings and households).
-pub async fn ensure_child(tx: &mut Tx, parent: &NodeRow, n: &NewNode, now: i64) -> AppResult<NodeRow> {
+pub async fn ensure_child(
+    tx: &mut Tx,
+    parent: &NodeRow,
+    n: &NewNode,
+    now: i64,
+) -> AppResult<NodeRow> {
     let path = parent.org_path.child(&n.code);
-    let r = sqlx::query(&format!("SELECT {NODE_COLS} FROM org_nodes WHERE org_path = $1"))
-        .bind(path.as_str())
-        .fetch_optional(&mut **tx)
-        .await?;
+    let r = sqlx::query(&format!(
+        "SELECT {NODE_COLS} FROM org_nodes WHERE org_path = $1"
+    ))
+    .bind(path.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
     match r {
         Some(r) => {
             let node = node_from(&r);
             if node.kind != n.kind {
-                return Err(AppError::conflict("kind_mismatch", "已存在编码相同但类型不同的节点"));
+                return Err(AppError::conflict(
+                    "kind_mismatch",
+                    "已存在编码相同但类型不同的节点",
+                ));
             }
             Ok(node)
         }
@@ -132,7 +153,13 @@ pub async fn ensure_child(tx: &mut Tx, parent: &NodeRow, n: &NewNode, now: i64) 
     }
 }
 
-pub async fn rename_node(tx: &mut Tx, id: &str, name: &str, version: i64, now: i64) -> AppResult<()> {
+pub async fn rename_node(
+    tx: &mut Tx,
+    id: &str,
+    name: &str,
+    version: i64,
+    now: i64,
+) -> AppResult<()> {
     let n = sqlx::query("UPDATE org_nodes SET name = $1, updated_at = $2, version = version + 1 WHERE id = $3 AND version = $4")
         .bind(name)
         .bind(now)
@@ -142,7 +169,10 @@ pub async fn rename_node(tx: &mut Tx, id: &str, name: &str, version: i64, now: i
         .await?
         .rows_affected();
     if n == 0 {
-        return Err(AppError::conflict("version_conflict", "该记录已被他人修改,请刷新后重试"));
+        return Err(AppError::conflict(
+            "version_conflict",
+            "该记录已被他人修改,请刷新后重试",
+        ));
     }
     Ok(())
 }
@@ -156,14 +186,19 @@ pub async fn delete_node(tx: &mut Tx, id: &str) -> AppResult<()> {
         .await?
         .get(0);
     if children > 0 {
-        return Err(AppError::conflict("has_children", "该节点下还有下级,不能删除"));
+        return Err(AppError::conflict(
+            "has_children",
+            "该节点下还有下级,不能删除",
+        ));
     }
     sqlx::query("DELETE FROM org_nodes WHERE id = $1")
         .bind(id)
         .execute(&mut **tx)
         .await
         .map_err(|e| match AppError::from(e) {
-            AppError::Conflict { .. } => AppError::conflict("in_use", "该节点仍有关联的住户或记录,不能删除"),
+            AppError::Conflict { .. } => {
+                AppError::conflict("in_use", "该节点仍有关联的住户或记录,不能删除")
+            }
             other => other,
         })?;
     Ok(())
@@ -208,14 +243,23 @@ pub async fn subtree_page(
         for r in roots {
             q = q.bind(r.as_str().to_string()).bind(r.subtree_end());
         }
-        let batch: Vec<NodeRow> = q.fetch_all(db.reader()).await?.iter().map(node_from).collect();
+        let batch: Vec<NodeRow> = q
+            .fetch_all(db.reader())
+            .await?
+            .iter()
+            .map(node_from)
+            .collect();
         let done = (batch.len() as i64) < limit;
         if let Some(last) = batch.last() {
             cursor = last.org_path.as_str().to_string();
         }
-        rows.extend(batch.into_iter().filter(|n| match max_depth {
-            Some(d) => roots.iter().any(|r| n.org_path.is_within(r) && n.org_path.depth() <= r.depth() + d),
-            None => true,
+        rows.extend(batch.into_iter().filter(|n| {
+            match max_depth {
+                Some(d) => roots
+                    .iter()
+                    .any(|r| n.org_path.is_within(r) && n.org_path.depth() <= r.depth() + d),
+                None => true,
+            }
         }));
         if done || rows.len() as i64 >= limit {
             break;
@@ -263,7 +307,8 @@ fn resident_from(r: &AnyRow, cipher: &FieldCipher) -> ResidentRow {
     }
 }
 
-const RESIDENT_COLS: &str = "id, household_id, org_path, name, phone_enc, id_card_enc, tenure, relation, user_id";
+const RESIDENT_COLS: &str =
+    "id, household_id, org_path, name, phone_enc, id_card_enc, tenure, relation, user_id";
 
 pub async fn insert_resident(
     tx: &mut Tx,
@@ -304,7 +349,11 @@ pub async fn insert_resident(
     Ok(id)
 }
 
-pub async fn residents_of(db: &Db, cipher: &FieldCipher, household_id: &str) -> AppResult<Vec<ResidentRow>> {
+pub async fn residents_of(
+    db: &Db,
+    cipher: &FieldCipher,
+    household_id: &str,
+) -> AppResult<Vec<ResidentRow>> {
     let rows = sqlx::query(&format!(
         "SELECT {RESIDENT_COLS} FROM residents WHERE household_id = $1 ORDER BY created_at, id"
     ))
@@ -314,24 +363,39 @@ pub async fn residents_of(db: &Db, cipher: &FieldCipher, household_id: &str) -> 
     Ok(rows.iter().map(|r| resident_from(r, cipher)).collect())
 }
 
-pub async fn get_resident(db: &Db, cipher: &FieldCipher, id: &str) -> AppResult<Option<ResidentRow>> {
-    let r = sqlx::query(&format!("SELECT {RESIDENT_COLS} FROM residents WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(db.reader())
-        .await?;
+pub async fn get_resident(
+    db: &Db,
+    cipher: &FieldCipher,
+    id: &str,
+) -> AppResult<Option<ResidentRow>> {
+    let r = sqlx::query(&format!(
+        "SELECT {RESIDENT_COLS} FROM residents WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(db.reader())
+    .await?;
     Ok(r.map(|r| resident_from(&r, cipher)))
 }
 
 /// Residents within the subtrees, in path order (for export), with the
 /// node names of their household chain resolved by the caller.
-pub async fn residents_in(db: &Db, cipher: &FieldCipher, roots: &[OrgPath], limit: i64) -> AppResult<Vec<ResidentRow>> {
+pub async fn residents_in(
+    db: &Db,
+    cipher: &FieldCipher,
+    roots: &[OrgPath],
+    limit: i64,
+) -> AppResult<Vec<ResidentRow>> {
     let scope = scope_sql("org_path", roots.len(), 2);
     let sql = format!("SELECT {RESIDENT_COLS} FROM residents WHERE {scope} ORDER BY org_path, created_at LIMIT $1");
     let mut q = sqlx::query(&sql).bind(limit);
     for r in roots {
         q = q.bind(r.as_str().to_string()).bind(r.subtree_end());
     }
-    Ok(q.fetch_all(db.reader()).await?.iter().map(|r| resident_from(r, cipher)).collect())
+    Ok(q.fetch_all(db.reader())
+        .await?
+        .iter()
+        .map(|r| resident_from(r, cipher))
+        .collect())
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -343,7 +407,13 @@ pub struct GridRow {
     pub name: String,
 }
 
-pub async fn insert_grid(tx: &mut Tx, area: &NodeRow, code: &str, name: &str, now: i64) -> AppResult<GridRow> {
+pub async fn insert_grid(
+    tx: &mut Tx,
+    area: &NodeRow,
+    code: &str,
+    name: &str,
+    now: i64,
+) -> AppResult<GridRow> {
     let id = new_id();
     sqlx::query("INSERT INTO grids (id, org_id, org_path, code, name, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(&id)
@@ -367,15 +437,21 @@ pub async fn insert_grid(tx: &mut Tx, area: &NodeRow, code: &str, name: &str, no
     })
 }
 
-pub async fn grids_in(db: &Db, roots: &[OrgPath], after: Option<&str>, limit: i64) -> AppResult<Vec<GridRow>> {
+pub async fn grids_in(
+    db: &Db,
+    roots: &[OrgPath],
+    after: Option<&str>,
+    limit: i64,
+) -> AppResult<Vec<GridRow>> {
     let scope = scope_sql("org_path", roots.len(), 3);
     let sql = format!("SELECT id, org_id, org_path, code, name FROM grids WHERE code > $1 AND {scope} ORDER BY code LIMIT $2");
-    let mut q = sqlx::query(&sql).bind(after.unwrap_or("").to_string()).bind(limit);
+    let mut q = sqlx::query(&sql)
+        .bind(after.unwrap_or("").to_string())
+        .bind(limit);
     for r in roots {
         q = q.bind(r.as_str().to_string()).bind(r.subtree_end());
     }
-    Ok(q
-        .fetch_all(db.reader())
+    Ok(q.fetch_all(db.reader())
         .await?
         .iter()
         .map(|r| GridRow {

@@ -8,7 +8,16 @@ use crate::store::{self, NodeRow, ResidentRow};
 use kernel::{AppError, AppResult, Ctx, FieldErrors};
 use serde::Serialize;
 
-pub const HEADERS: [&str; 8] = ["楼栋", "单元", "户号", "姓名", "手机号", "身份证号", "身份", "与户主关系"];
+pub const HEADERS: [&str; 8] = [
+    "楼栋",
+    "单元",
+    "户号",
+    "姓名",
+    "手机号",
+    "身份证号",
+    "身份",
+    "与户主关系",
+];
 pub const MAX_ROWS: usize = 200_000;
 
 #[derive(Debug, Clone)]
@@ -35,7 +44,9 @@ pub struct ImportReport {
 }
 
 fn cell(row: &[calamine::Data], i: usize) -> String {
-    row.get(i).map(|c| c.to_string().trim().to_string()).unwrap_or_default()
+    row.get(i)
+        .map(|c| c.to_string().trim().to_string())
+        .unwrap_or_default()
 }
 
 fn short_code(s: &str) -> bool {
@@ -45,7 +56,13 @@ fn short_code(s: &str) -> bool {
 /// Reads and checks every row; returns the rows or every problem found.
 pub fn parse_workbook(bytes: &[u8]) -> Result<Vec<ImportRow>, Vec<RowError>> {
     use calamine::Reader;
-    let err = |m: &str| vec![RowError { row: 0, column: String::new(), message: m.into() }];
+    let err = |m: &str| {
+        vec![RowError {
+            row: 0,
+            column: String::new(),
+            message: m.into(),
+        }]
+    };
     let mut wb = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(bytes.to_vec()))
         .map_err(|_| err("无法读取文件,请上传 .xlsx 格式的 Excel 文件"))?;
     let range = match wb.worksheet_range_at(0) {
@@ -57,7 +74,11 @@ pub fn parse_workbook(bytes: &[u8]) -> Result<Vec<ImportRow>, Vec<RowError>> {
         Some(h) => (0..HEADERS.len()).map(|i| cell(h, i)).collect(),
         None => return Err(err("工作表是空的")),
     };
-    if header.iter().map(String::as_str).ne(HEADERS.iter().copied()) {
+    if header
+        .iter()
+        .map(String::as_str)
+        .ne(HEADERS.iter().copied())
+    {
         return Err(err(&format!("表头应为:{}", HEADERS.join("、"))));
     }
     let mut out = Vec::new();
@@ -69,10 +90,20 @@ pub fn parse_workbook(bytes: &[u8]) -> Result<Vec<ImportRow>, Vec<RowError>> {
             continue;
         }
         if out.len() + errors.len() >= MAX_ROWS {
-            errors.push(RowError { row: line, column: String::new(), message: format!("一次最多导入 {MAX_ROWS} 行") });
+            errors.push(RowError {
+                row: line,
+                column: String::new(),
+                message: format!("一次最多导入 {MAX_ROWS} 行"),
+            });
             break;
         }
-        let mut push = |col: &str, m: &str| errors.push(RowError { row: line, column: col.into(), message: m.into() });
+        let mut push = |col: &str, m: &str| {
+            errors.push(RowError {
+                row: line,
+                column: col.into(),
+                message: m.into(),
+            })
+        };
         let building = cell(r, 0);
         let entrance = Some(cell(r, 1)).filter(|s| !s.is_empty());
         let room = cell(r, 2);
@@ -90,7 +121,13 @@ pub fn parse_workbook(bytes: &[u8]) -> Result<Vec<ImportRow>, Vec<RowError>> {
             ok = false;
         }
         let (phone, id_card, tenure, relation) = (cell(r, 4), cell(r, 5), cell(r, 6), cell(r, 7));
-        match model::parse_resident(&cell(r, 3), Some(&phone), Some(&id_card), Some(&tenure), Some(&relation)) {
+        match model::parse_resident(
+            &cell(r, 3),
+            Some(&phone),
+            Some(&id_card),
+            Some(&tenure),
+            Some(&relation),
+        ) {
             Ok(res) => {
                 if let Some(id) = &res.id_card {
                     if let Some(first) = seen_ids.insert(id.as_str().to_string(), line) {
@@ -99,7 +136,13 @@ pub fn parse_workbook(bytes: &[u8]) -> Result<Vec<ImportRow>, Vec<RowError>> {
                     }
                 }
                 if ok {
-                    out.push(ImportRow { line, building, entrance, room, resident: res });
+                    out.push(ImportRow {
+                        line,
+                        building,
+                        entrance,
+                        room,
+                        resident: res,
+                    });
                 }
             }
             Err(fe) => {
@@ -126,7 +169,12 @@ pub fn parse_workbook(bytes: &[u8]) -> Result<Vec<ImportRow>, Vec<RowError>> {
 }
 
 /// Imports checked rows under a compound in one transaction.
-pub async fn import(ctx: &Ctx, actor: &str, compound: &NodeRow, bytes: &[u8]) -> AppResult<ImportReport> {
+pub async fn import(
+    ctx: &Ctx,
+    actor: Option<&str>,
+    compound: &NodeRow,
+    bytes: &[u8],
+) -> AppResult<ImportReport> {
     if compound.kind != OrgKind::Compound {
         return Err(AppError::field("org", "只能导入到小区"));
     }
@@ -140,12 +188,36 @@ pub async fn import(ctx: &Ctx, actor: &str, compound: &NodeRow, bytes: &[u8]) ->
     let mut imported = 0;
     let mut errors = Vec::new();
     for row in &rows {
-        let b = store::ensure_child(&mut tx, compound, &node(OrgKind::Building, &format!("B{}", row.building), &format!("{}号楼", row.building)), now).await?;
+        let b = store::ensure_child(
+            &mut tx,
+            compound,
+            &node(
+                OrgKind::Building,
+                &format!("B{}", row.building),
+                &format!("{}号楼", row.building),
+            ),
+            now,
+        )
+        .await?;
         let parent = match &row.entrance {
-            Some(e) => store::ensure_child(&mut tx, &b, &node(OrgKind::Entrance, &format!("U{e}"), &format!("{e}单元")), now).await?,
+            Some(e) => {
+                store::ensure_child(
+                    &mut tx,
+                    &b,
+                    &node(OrgKind::Entrance, &format!("U{e}"), &format!("{e}单元")),
+                    now,
+                )
+                .await?
+            }
             None => b.clone(),
         };
-        let h = store::ensure_child(&mut tx, &parent, &node(OrgKind::Household, &row.room, &format!("{}室", row.room)), now).await?;
+        let h = store::ensure_child(
+            &mut tx,
+            &parent,
+            &node(OrgKind::Household, &row.room, &format!("{}室", row.room)),
+            now,
+        )
+        .await?;
         created.insert(b.id.clone());
         created.insert(parent.id.clone());
         created.insert(h.id.clone());
@@ -154,7 +226,11 @@ pub async fn import(ctx: &Ctx, actor: &str, compound: &NodeRow, bytes: &[u8]) ->
             Err(AppError::Validation(f)) => {
                 for (_, msgs) in f.0 {
                     for m in msgs {
-                        errors.push(RowError { row: row.line, column: "身份证号".into(), message: m });
+                        errors.push(RowError {
+                            row: row.line,
+                            column: "身份证号".into(),
+                            message: m,
+                        });
                     }
                 }
             }
@@ -170,7 +246,7 @@ pub async fn import(ctx: &Ctx, actor: &str, compound: &NodeRow, bytes: &[u8]) ->
         ctx.db.backend(),
         kernel::audit::AuditEntry {
             at_ms: now,
-            actor_id: Some(actor),
+            actor_id: actor,
             action: "residents_imported",
             object_type: "org_node",
             object_id: Some(&compound.id),
@@ -181,11 +257,19 @@ pub async fn import(ctx: &Ctx, actor: &str, compound: &NodeRow, bytes: &[u8]) ->
     )
     .await?;
     tx.commit().await?;
-    Ok(ImportReport { imported_residents: imported, created_nodes: created.len(), errors: vec![] })
+    Ok(ImportReport {
+        imported_residents: imported,
+        created_nodes: created.len(),
+        errors: vec![],
+    })
 }
 
 fn node(kind: OrgKind, code: &str, name: &str) -> NewNode {
-    NewNode { kind, code: code.into(), name: name.into() }
+    NewNode {
+        kind,
+        code: code.into(),
+        name: name.into(),
+    }
 }
 
 /// The whole-file rejection: 422 with one field entry per bad cell,
@@ -193,7 +277,11 @@ fn node(kind: OrgKind, code: &str, name: &str) -> NewNode {
 pub fn rejected(errors: &[RowError]) -> AppError {
     let mut f = FieldErrors::new();
     for e in errors {
-        let key = if e.row == 0 { "file".to_string() } else { format!("第{}行.{}", e.row, e.column) };
+        let key = if e.row == 0 {
+            "file".to_string()
+        } else {
+            format!("第{}行.{}", e.row, e.column)
+        };
         f.add(key, e.message.clone());
     }
     AppError::Validation(f)
@@ -209,15 +297,23 @@ pub fn export_workbook(root: &NodeRow, residents: &[ResidentRow]) -> AppResult<V
     let x = |e: rust_xlsxwriter::XlsxError| AppError::internal(e);
     ws.set_name("住户").map_err(x)?;
     for (c, h) in HEADERS.iter().chain(["组织路径"].iter()).enumerate() {
-        ws.write_string_with_format(0, c as u16, *h, &bold).map_err(x)?;
-        ws.set_column_width(c as u16, if c == 8 { 48 } else { 14 }).map_err(x)?;
+        ws.write_string_with_format(0, c as u16, *h, &bold)
+            .map_err(x)?;
+        ws.set_column_width(c as u16, if c == 8 { 48 } else { 14 })
+            .map_err(x)?;
     }
     for (i, r) in residents.iter().enumerate() {
         let row = (i + 1) as u32;
-        let rel = r.org_path.as_str().strip_prefix(root.org_path.as_str()).unwrap_or("");
+        let rel = r
+            .org_path
+            .as_str()
+            .strip_prefix(root.org_path.as_str())
+            .unwrap_or("");
         let segs: Vec<&str> = rel.split('/').filter(|s| !s.is_empty()).collect();
         let (b, e, room) = match segs.as_slice() {
-            [.., b, e, h] if e.starts_with('U') => (b.to_string(), e[1..].to_string(), h.to_string()),
+            [.., b, e, h] if e.starts_with('U') => {
+                (b.to_string(), e[1..].to_string(), h.to_string())
+            }
             [.., b, h] => (b.to_string(), String::new(), h.to_string()),
             _ => (String::new(), String::new(), String::new()),
         };
@@ -227,8 +323,14 @@ pub fn export_workbook(root: &NodeRow, residents: &[ResidentRow]) -> AppResult<V
             e,
             room,
             r.name.clone(),
-            r.phone.as_deref().map(kernel::mask::phone).unwrap_or_default(),
-            r.id_card.as_deref().map(kernel::mask::id_card).unwrap_or_default(),
+            r.phone
+                .as_deref()
+                .map(kernel::mask::phone)
+                .unwrap_or_default(),
+            r.id_card
+                .as_deref()
+                .map(kernel::mask::id_card)
+                .unwrap_or_default(),
             r.tenure.label(false).to_string(),
             r.relation.clone().unwrap_or_default(),
             r.org_path.as_str().to_string(),
@@ -250,7 +352,8 @@ pub fn template_workbook(rows: &[[&str; 8]]) -> Vec<u8> {
     }
     for (i, r) in rows.iter().enumerate() {
         for (c, v) in r.iter().enumerate() {
-            ws.write_string((i + 1) as u32, c as u16, *v).expect("write cell");
+            ws.write_string((i + 1) as u32, c as u16, *v)
+                .expect("write cell");
         }
     }
     wb.save_to_buffer().expect("xlsx to buffer")
@@ -263,7 +366,16 @@ mod tests {
     #[test]
     fn good_rows_parse() {
         let wb = template_workbook(&[
-            ["1", "1", "101", "王勇", "13800000011", "11010519491231002X", "业主", "户主"],
+            [
+                "1",
+                "1",
+                "101",
+                "王勇",
+                "13800000011",
+                "11010519491231002X",
+                "业主",
+                "户主",
+            ],
             ["1", "", "102", "李娜", "", "", "租户", ""],
         ]);
         let rows = parse_workbook(&wb).unwrap();
@@ -275,7 +387,16 @@ mod tests {
     #[test]
     fn every_bad_row_is_reported() {
         let wb = template_workbook(&[
-            ["1", "1", "101", "王勇", "13800000011", "11010519491231002X", "业主", ""],
+            [
+                "1",
+                "1",
+                "101",
+                "王勇",
+                "13800000011",
+                "11010519491231002X",
+                "业主",
+                "",
+            ],
             ["1/2", "1", "102", "", "", "110105194912310021", "房东", ""],
             ["1", "1", "103", "张三", "", "11010519491231002X", "", ""],
             ["1", "1", "104", "李四", "123", "", "", ""],
@@ -287,7 +408,10 @@ mod tests {
         assert!(cols.contains(&(3, "姓名")));
         assert!(cols.contains(&(3, "身份证号")));
         assert!(cols.contains(&(3, "身份")));
-        assert!(cols.contains(&(4, "身份证号")), "duplicate ID within the file");
+        assert!(
+            cols.contains(&(4, "身份证号")),
+            "duplicate ID within the file"
+        );
     }
 
     #[test]
@@ -296,6 +420,8 @@ mod tests {
         let mut wb = rust_xlsxwriter::Workbook::new();
         wb.add_worksheet().write_string(0, 0, "name").unwrap();
         let bytes = wb.save_to_buffer().unwrap();
-        assert!(parse_workbook(&bytes).unwrap_err()[0].message.contains("表头"));
+        assert!(parse_workbook(&bytes).unwrap_err()[0]
+            .message
+            .contains("表头"));
     }
 }

@@ -7,7 +7,7 @@ CREATE TABLE demand_categories (
     kind TEXT NOT NULL,
     dispatch_limit_minutes BIGINT NOT NULL,
     feedback_limit_minutes BIGINT NOT NULL,
-    active BOOLEAN NOT NULL DEFAULT TRUE,
+    active BIGINT NOT NULL DEFAULT 1,
     sort_order BIGINT NOT NULL DEFAULT 0
 );
 
@@ -20,7 +20,7 @@ CREATE TABLE demands (
     title TEXT NOT NULL,
     description TEXT NOT NULL,
     location TEXT,
-    anonymous BOOLEAN NOT NULL DEFAULT FALSE,
+    anonymous BIGINT NOT NULL DEFAULT 0,
     channel TEXT NOT NULL,
     status TEXT NOT NULL,
     reporter_user_id TEXT REFERENCES users(id),

@@ -1,4 +1,5 @@
 -- Org registry and accounts. Times are Unix milliseconds, ids UUIDv7 text.
+-- Flags are BIGINT 0/1 in both databases (one SQL text, one Rust type).
 -- org_path is a materialized path with a trailing slash; SQLite's default
 -- BINARY collation orders it bytewise, which subtree range scans rely on.
 
@@ -33,7 +34,7 @@ CREATE TABLE users (
     login_enc TEXT NOT NULL,
     display_name TEXT NOT NULL,
     password_hash TEXT NOT NULL,
-    active BOOLEAN NOT NULL DEFAULT TRUE,
+    active BIGINT NOT NULL DEFAULT 1,
     failed_logins BIGINT NOT NULL DEFAULT 0,
     failed_window_start BIGINT NOT NULL DEFAULT 0,
     locked_until BIGINT NOT NULL DEFAULT 0,

@@ -1,0 +1,248 @@
+//! Configuration: defaults, then an optional `lianxin.toml`, then
+//! `LIANXIN_*` environment variables, then command-line flags. Every setting
+//! is documented in `lianxin.toml.example`. Secrets never print in Debug.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// A secret string whose Debug output is redacted.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            f.write_str("Secret(<unset>)")
+        } else {
+            f.write_str("Secret(<redacted>)")
+        }
+    }
+}
+
+/// What `lianxin.toml` may hold (all optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub addr: Option<String>,
+    pub database_url: Option<String>,
+    pub field_key: Option<Secret>,
+    pub session_idle_minutes: Option<i64>,
+    pub session_absolute_minutes: Option<i64>,
+    pub secure_cookies: Option<bool>,
+    pub lockout_failures: Option<i64>,
+    pub lockout_window_minutes: Option<i64>,
+    pub max_body_bytes: Option<usize>,
+    pub log: Option<String>,
+}
+
+/// The flags every command shares (each also `LIANXIN_*` in the environment).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct CommonArgs {
+    /// Address to listen on, HOST:PORT.
+    #[arg(long, env = "LIANXIN_ADDR")]
+    pub addr: Option<String>,
+    /// sqlite://PATH or postgres://USER@HOST/DB.
+    #[arg(long, env = "LIANXIN_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Configuration file (default: ./lianxin.toml when it exists).
+    #[arg(long, env = "LIANXIN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Master key for field encryption: 64 hex characters.
+    #[arg(long, env = "LIANXIN_FIELD_KEY", hide_env_values = true)]
+    pub field_key: Option<String>,
+    /// Log filter, e.g. info or lianxin=debug.
+    #[arg(long, env = "LIANXIN_LOG")]
+    pub log: Option<String>,
+    /// Set the Secure flag on cookies (when served over TLS).
+    #[arg(long, env = "LIANXIN_SECURE_COOKIES")]
+    pub secure_cookies: Option<bool>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub addr: String,
+    pub database_url: String,
+    pub field_key: Secret,
+    pub session_idle_minutes: i64,
+    pub session_absolute_minutes: i64,
+    pub secure_cookies: bool,
+    pub lockout_failures: i64,
+    pub lockout_window_minutes: i64,
+    pub max_body_bytes: usize,
+    pub log: String,
+    pub demo: bool,
+}
+
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://./lianxin-data/lianxin.db";
+pub const DEMO_DATABASE_URL: &str = "sqlite://./lianxin-data/demo.db";
+
+impl Config {
+    pub fn defaults() -> Config {
+        Config {
+            addr: DEFAULT_ADDR.into(),
+            database_url: DEFAULT_DATABASE_URL.into(),
+            field_key: Secret::default(),
+            session_idle_minutes: 30,
+            session_absolute_minutes: 12 * 60,
+            secure_cookies: false,
+            lockout_failures: 5,
+            lockout_window_minutes: 15,
+            max_body_bytes: 1024 * 1024,
+            log: "info".into(),
+            demo: false,
+        }
+    }
+
+    /// Layers file, environment and flags over the defaults.
+    pub fn load(args: &CommonArgs, demo: bool) -> Result<Config, String> {
+        let mut c = Config::defaults();
+        c.demo = demo;
+        if demo {
+            c.database_url = DEMO_DATABASE_URL.into();
+        }
+        let path = args.config.clone().or_else(|| {
+            let p = PathBuf::from("lianxin.toml");
+            p.exists().then_some(p)
+        });
+        if let Some(path) = path {
+            let f = read_file(&path)?;
+            c.apply_file(f);
+        }
+        if let Some(v) = &args.addr {
+            c.addr = v.clone();
+        }
+        if let Some(v) = &args.database_url {
+            c.database_url = v.clone();
+        }
+        if let Some(v) = &args.field_key {
+            c.field_key = Secret(v.clone());
+        }
+        if let Some(v) = &args.log {
+            c.log = v.clone();
+        }
+        if let Some(v) = args.secure_cookies {
+            c.secure_cookies = v;
+        }
+        Ok(c)
+    }
+
+    fn apply_file(&mut self, f: FileConfig) {
+        if let Some(v) = f.addr {
+            self.addr = v;
+        }
+        if let Some(v) = f.database_url {
+            self.database_url = v;
+        }
+        if let Some(v) = f.field_key {
+            self.field_key = v;
+        }
+        if let Some(v) = f.session_idle_minutes {
+            self.session_idle_minutes = v;
+        }
+        if let Some(v) = f.session_absolute_minutes {
+            self.session_absolute_minutes = v;
+        }
+        if let Some(v) = f.secure_cookies {
+            self.secure_cookies = v;
+        }
+        if let Some(v) = f.lockout_failures {
+            self.lockout_failures = v;
+        }
+        if let Some(v) = f.lockout_window_minutes {
+            self.lockout_window_minutes = v;
+        }
+        if let Some(v) = f.max_body_bytes {
+            self.max_body_bytes = v;
+        }
+        if let Some(v) = f.log {
+            self.log = v;
+        }
+    }
+
+    pub fn settings(&self) -> kernel::Settings {
+        kernel::Settings {
+            demo: self.demo,
+            session_idle_minutes: self.session_idle_minutes,
+            session_absolute_minutes: self.session_absolute_minutes,
+            secure_cookies: self.secure_cookies,
+            lockout_failures: self.lockout_failures,
+            lockout_window_minutes: self.lockout_window_minutes,
+        }
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_and_redaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("lianxin.toml");
+        std::fs::write(
+            &p,
+            "addr = \"0.0.0.0:9000\"\nfield_key = \"abcd\"\nsession_idle_minutes = 10\n",
+        )
+        .unwrap();
+        let args = CommonArgs {
+            config: Some(p),
+            addr: Some("127.0.0.1:1".into()),
+            ..Default::default()
+        };
+        let c = Config::load(&args, false).unwrap();
+        assert_eq!(c.addr, "127.0.0.1:1", "flags win over the file");
+        assert_eq!(c.session_idle_minutes, 10);
+        assert_eq!(c.field_key.0, "abcd");
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("abcd"), "{dbg}");
+        assert!(dbg.contains("redacted"));
+    }
+
+    #[test]
+    fn the_template_documents_every_setting() {
+        let template = include_str!("../../../lianxin.toml.example");
+        let parsed: FileConfig = toml::from_str(
+            &template
+                .lines()
+                .map(|l| {
+                    l.strip_prefix("# ")
+                        .filter(|x| x.contains(" = "))
+                        .unwrap_or(l)
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+        .expect("the template, uncommented, is a valid config");
+        let _ = parsed;
+        for key in [
+            "addr",
+            "database_url",
+            "field_key",
+            "session_idle_minutes",
+            "session_absolute_minutes",
+            "secure_cookies",
+            "lockout_failures",
+            "lockout_window_minutes",
+            "max_body_bytes",
+            "log",
+        ] {
+            assert!(
+                template.contains(&format!("{key} = ")),
+                "{key} missing from lianxin.toml.example"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        assert!(toml::from_str::<FileConfig>("adr = \"x\"").is_err());
+    }
+}

@@ -1,0 +1,145 @@
+//! The router: every module's routes, the shell's own (health, metrics,
+//! static assets, home), and the cross-cutting layers.
+
+use askama::Template;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{from_fn, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use kernel::i18n::Lang;
+use kernel::shell::{render, Shell};
+use kernel::{AppError, Ctx};
+
+pub fn router(ctx: Ctx, max_body_bytes: usize) -> Router {
+    Router::new()
+        .merge(accounts::api::routes())
+        .merge(accounts::pages::routes())
+        .merge(org::api::routes())
+        .merge(org::pages::routes())
+        .merge(cases::api::routes())
+        .merge(cases::pages::routes())
+        .route("/", get(home))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(crate::metrics::render))
+        .route("/static/app.css", get(css))
+        .route("/static/app.js", get(js))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(from_fn(html_errors))
+        .layer(from_fn(crate::metrics::track))
+        .layer(from_fn(kernel::web::security_headers))
+        .layer(from_fn(kernel::web::remember_lang))
+        .layer(from_fn(kernel::web::request_id))
+        .with_state(ctx)
+}
+
+async fn home(State(ctx): State<Ctx>, accounts::MaybeAuth(who): accounts::MaybeAuth) -> Response {
+    let _ = ctx;
+    match who {
+        Some(p) => Redirect::to(accounts::pages::home_of(&p)).into_response(),
+        None => Redirect::to("/login").into_response(),
+    }
+}
+
+async fn not_found() -> AppError {
+    AppError::NotFound
+}
+
+const CSS: &str = include_str!("../static/app.css");
+const JS: &str = include_str!("../static/app.js");
+
+fn asset(body: &'static str, mime: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(mime)),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn css() -> Response {
+    asset(CSS, "text/css; charset=utf-8")
+}
+
+async fn js() -> Response {
+    asset(JS, "text/javascript; charset=utf-8")
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    shell: Shell,
+    message: String,
+}
+
+/// Pages answer errors in HTML: 401 sends the visitor to log in, other
+/// errors get a page in the visitor's language. The API keeps JSON.
+async fn html_errors(req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().map(str::to_string);
+    let wants_page = !path.starts_with("/api/")
+        && !path.starts_with("/open311/")
+        && path != "/metrics"
+        && path != "/healthz"
+        && req.method() == axum::http::Method::GET
+        || (req.method() == axum::http::Method::POST && !path.starts_with("/api/"));
+    let (parts, body) = req.into_parts();
+    let lang = kernel::web::lang_of(&parts);
+    let resp = next.run(Request::from_parts(parts, body)).await;
+    let status = resp.status();
+    if !wants_page || status.is_success() || status.is_redirection() {
+        return resp;
+    }
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return resp;
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        let next = match query {
+            Some(q) => format!("{path}?{q}"),
+            None => path,
+        };
+        let to = format!("/login?next={}", urlencode(&next));
+        return Redirect::to(&to).into_response();
+    }
+    let key = match status {
+        StatusCode::NOT_FOUND => "error.not_found",
+        StatusCode::FORBIDDEN => "error.forbidden",
+        StatusCode::BAD_REQUEST => "error.csrf",
+        _ => "error.title",
+    };
+    let page = ErrorPage {
+        shell: Shell::new(lang, "error.title", "", None),
+        message: lang.t(key).to_string(),
+    };
+    let mut out = render(&page);
+    *out.status_mut() = status;
+    out
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Used by tests and pages that need the language without an extractor.
+pub fn lang_or_default(l: Option<Lang>) -> Lang {
+    l.unwrap_or_default()
+}
