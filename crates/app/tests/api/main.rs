@@ -1,0 +1,14 @@
+//! The black-box suite: a real server on port 0 over real HTTP, on a temp
+//! SQLite file, or on PostgreSQL when `LIANXIN_TEST_DATABASE_URL` is set
+//! (each test then gets a database of its own).
+
+mod helpers;
+
+mod auth;
+mod bad_input;
+mod demands;
+mod org_registry;
+mod pages;
+mod privacy;
+mod scope;
+mod storage;
