@@ -162,8 +162,7 @@ pub async fn verify(db: &Db) -> AppResult<Result<i64, i64>> {
     .fetch_all(db.reader())
     .await?;
     let mut prev = GENESIS.to_string();
-    let mut expected_seq = 1;
-    for r in &rows {
+    for (expected_seq, r) in (1..).zip(rows.iter()) {
         let a = row_from(r);
         let h = row_hash(
             &prev,
@@ -182,7 +181,6 @@ pub async fn verify(db: &Db) -> AppResult<Result<i64, i64>> {
             return Ok(Err(a.seq));
         }
         prev = a.hash;
-        expected_seq += 1;
     }
     Ok(Ok(rows.len() as i64))
 }

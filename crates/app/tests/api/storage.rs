@@ -136,7 +136,7 @@ async fn subtree_scans_are_exact_ranges() {
     assert_eq!(all.len(), 5);
     let page = org::store::subtree_page(
         &db,
-        &[city.org_path.clone()],
+        std::slice::from_ref(&city.org_path),
         Some(d1.org_path.as_str()),
         None,
         2,
