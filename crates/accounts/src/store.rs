@@ -282,3 +282,20 @@ pub async fn audit_page(
     let rows = q.bind(limit).fetch_all(db.reader()).await?;
     Ok(rows.iter().map(kernel::audit::row_from).collect())
 }
+
+/// The principal of a user without a session (the demo seeder, jobs, tests).
+pub async fn principal_of(db: &Db, user_id: &str) -> AppResult<Option<kernel::Principal>> {
+    let row = sqlx::query("SELECT display_name FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(db.reader())
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(kernel::Principal {
+        user_id: user_id.to_string(),
+        display_name: row.get(0),
+        grants: grants_of(db, user_id).await?,
+        households: households_of(db, user_id).await?,
+        csrf_token: None,
+        session_id: String::new(),
+    }))
+}

@@ -34,6 +34,9 @@ pub struct FileConfig {
     pub lockout_window_minutes: Option<i64>,
     pub max_body_bytes: Option<usize>,
     pub log: Option<String>,
+    pub reopen_days: Option<i64>,
+    pub unrated_days: Option<i64>,
+    pub unrated_counts_as_satisfied: Option<bool>,
 }
 
 /// The flags every command shares (each also `LIANXIN_*` in the environment).
@@ -72,6 +75,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub log: String,
     pub demo: bool,
+    pub reopen_days: i64,
+    pub unrated_days: i64,
+    pub unrated_counts_as_satisfied: bool,
 }
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
@@ -92,6 +98,9 @@ impl Config {
             max_body_bytes: 1024 * 1024,
             log: "info".into(),
             demo: false,
+            reopen_days: 7,
+            unrated_days: 7,
+            unrated_counts_as_satisfied: false,
         }
     }
 
@@ -159,6 +168,15 @@ impl Config {
         if let Some(v) = f.log {
             self.log = v;
         }
+        if let Some(v) = f.reopen_days {
+            self.reopen_days = v;
+        }
+        if let Some(v) = f.unrated_days {
+            self.unrated_days = v;
+        }
+        if let Some(v) = f.unrated_counts_as_satisfied {
+            self.unrated_counts_as_satisfied = v;
+        }
     }
 
     pub fn settings(&self) -> kernel::Settings {
@@ -169,6 +187,9 @@ impl Config {
             secure_cookies: self.secure_cookies,
             lockout_failures: self.lockout_failures,
             lockout_window_minutes: self.lockout_window_minutes,
+            reopen_days: self.reopen_days,
+            unrated_days: self.unrated_days,
+            unrated_counts_as_satisfied: self.unrated_counts_as_satisfied,
         }
     }
 }
@@ -233,6 +254,9 @@ mod tests {
             "lockout_window_minutes",
             "max_body_bytes",
             "log",
+            "reopen_days",
+            "unrated_days",
+            "unrated_counts_as_satisfied",
         ] {
             assert!(
                 template.contains(&format!("{key} = ")),

@@ -3,7 +3,7 @@
 //! 金家庄镇 › 下帽芝村, 岚县行政审批局, 临县 › 城庄镇. Seeded only into an
 //! empty database, so a second start never duplicates it.
 
-use kernel::{AppResult, Ctx, OrgPath, Role, Tx};
+use kernel::{AppResult, Ctx, Role, Tx};
 use org::model::{NewNode, OrgKind, Tenure};
 use org::store::NodeRow;
 use sqlx::Row;
@@ -185,25 +185,31 @@ impl Seeder<'_> {
         title: &str,
         description: &str,
         minutes_ago: i64,
-    ) -> AppResult<()> {
+    ) -> AppResult<String> {
         let d = cases::model::validate_new(category, title, description, None, false)
             .expect("demo demands are valid");
-        let path: &OrgPath = &home.org_path;
-        cases::store::insert_demand(
+        let at = self.now - minutes_ago * 60_000;
+        let row = cases::store::insert_demand(
             &mut self.tx,
             &d,
             &cases::store::Filing {
+                urgency: "normal",
+                dispatch_deadline: self.ctx.calendar().deadline(
+                    at,
+                    7 * 60,
+                    kernel::calendar::LimitBasis::Working,
+                ),
                 household_id: &home.id,
-                household_path: path,
+                household_path: &home.org_path,
                 building_id: None,
                 channel: "web",
                 reporter_user_id: Some(by),
                 created_by: by,
             },
-            self.now - minutes_ago * 60_000,
+            at,
         )
         .await?;
-        Ok(())
+        Ok(row.id)
     }
 }
 
@@ -394,24 +400,26 @@ pub async fn seed_if_empty(ctx: &Ctx) -> AppResult<bool> {
     s.staff("auditor", Role::Auditor, &city).await?;
 
     // A few demands, as the seed page tells them.
-    s.demand(
-        &xc1[0],
-        &fan,
-        "public_facility",
-        "地下车库照明不亮",
-        "地下车库B区好几盏灯不亮,晚上停车看不清,请尽快维修。",
-        180,
-    )
-    .await?;
-    s.demand(
-        &xc1[0],
-        &fan,
-        "charging",
-        "1号楼旁充电桩无法充电",
-        "1号楼东侧的电动车充电桩扫码后不通电,已经两天了。",
-        60,
-    )
-    .await?;
+    let garage = s
+        .demand(
+            &xc1[0],
+            &fan,
+            "public_facility",
+            "地下车库照明不亮",
+            "地下车库B区好几盏灯不亮,晚上停车看不清,请尽快维修。",
+            180,
+        )
+        .await?;
+    let charger = s
+        .demand(
+            &xc1[0],
+            &fan,
+            "charging",
+            "1号楼旁充电桩无法充电",
+            "1号楼东侧的电动车充电桩扫码后不通电,已经两天了。",
+            60,
+        )
+        .await?;
     s.demand(
         &xc2[0],
         &li,
@@ -430,7 +438,50 @@ pub async fn seed_if_empty(ctx: &Ctx) -> AppResult<bool> {
         240,
     )
     .await?;
-
     s.tx.commit().await?;
+
+    // Walk two of them along the workflow, as the people involved would.
+    let community = by_login(ctx, "community-zq").await?;
+    let butler = by_login(ctx, "butler-xc").await?;
+    let resident = accounts::store::principal_of(&ctx.db, &fan)
+        .await?
+        .expect("resident");
+    let step = |action: &str, note: Option<&str>| cases::flow::TransitionInput {
+        action: action.into(),
+        note: note.map(str::to_string),
+        ..Default::default()
+    };
+    for (who, action, note) in [
+        (&community, "accept", None),
+        (&community, "dispatch", None),
+        (&butler, "start", None),
+        (
+            &butler,
+            "resolve",
+            Some("已更换车库B区6盏LED灯,照明恢复正常。"),
+        ),
+        (&community, "verify_pass", None),
+    ] {
+        cases::flow::transition(ctx, who, &garage, &step(action, note)).await?;
+    }
+    let rating = cases::flow::RatingInput {
+        contacted: true,
+        resolved: true,
+        satisfaction: 5,
+        comment: Some("管家师傅来得很快,谢谢!".into()),
+    };
+    cases::flow::rate(ctx, &resident, &garage, &rating).await?;
+    for action in ["accept", "dispatch"] {
+        cases::flow::transition(ctx, &community, &charger, &step(action, None)).await?;
+    }
     Ok(true)
+}
+
+async fn by_login(ctx: &Ctx, login: &str) -> AppResult<kernel::Principal> {
+    let u = accounts::store::find_user_by_login(&ctx.db, &ctx.cipher, login)
+        .await?
+        .ok_or(kernel::AppError::NotFound)?;
+    Ok(accounts::store::principal_of(&ctx.db, &u.id)
+        .await?
+        .ok_or(kernel::AppError::NotFound)?)
 }

@@ -13,32 +13,29 @@ use kernel::{AppError, AppResult, Ctx, Db, SharedClock};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-/// The embedded migrations of each backend; versions must match.
-pub const SQLITE_MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "org_accounts",
-        sql: include_str!("../migrations/sqlite/0001_org_accounts.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "cases",
-        sql: include_str!("../migrations/sqlite/0002_cases.sql"),
-    },
-];
+/// One list of migrations, embedded once per backend tree; the versions and
+/// names must match (a storage test checks it).
+macro_rules! migrations {
+    ($dir:literal: $($version:literal => $stem:literal),* $(,)?) => {
+        &[$(Migration {
+            version: $version,
+            name: $stem,
+            sql: include_str!(concat!("../migrations/", $dir, "/", $stem, ".sql")),
+        }),*]
+    };
+}
 
-pub const POSTGRES_MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "org_accounts",
-        sql: include_str!("../migrations/postgres/0001_org_accounts.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "cases",
-        sql: include_str!("../migrations/postgres/0002_cases.sql"),
-    },
-];
+pub const SQLITE_MIGRATIONS: &[Migration] = migrations!("sqlite":
+    1 => "0001_org_accounts",
+    2 => "0002_cases",
+    3 => "0003_workflow",
+);
+
+pub const POSTGRES_MIGRATIONS: &[Migration] = migrations!("postgres":
+    1 => "0001_org_accounts",
+    2 => "0002_cases",
+    3 => "0003_workflow",
+);
 
 pub fn migrations_for(db: &Db) -> &'static [Migration] {
     match db.backend() {
@@ -96,6 +93,9 @@ pub fn context(db: Db, cipher: FieldCipher, clock: SharedClock, config: &Config)
         cipher,
         clock,
         settings: Arc::new(config.settings()),
+        calendar: Arc::new(std::sync::RwLock::new(
+            kernel::calendar::WorkingCalendar::china_default(),
+        )),
     }
 }
 
@@ -108,6 +108,7 @@ pub struct Running {
 
 /// Binds `addr` (port 0 picks a free one) and serves until the task ends.
 pub async fn start(ctx: Ctx, addr: &str, max_body_bytes: usize) -> AppResult<Running> {
+    cases::catalogue::refresh_calendar(&ctx).await?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| AppError::internal(format!("bind {addr}: {e}")))?;
@@ -126,6 +127,28 @@ pub async fn start(ctx: Ctx, addr: &str, max_body_bytes: usize) -> AppResult<Run
         addr: local,
         ctx,
         handle,
+    })
+}
+
+/// Background work: the overdue sweep (督办) every minute. Tests call
+/// `cases::flow::sweep` themselves with a manual clock instead.
+pub fn spawn_jobs(ctx: Ctx) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            match cases::flow::sweep(&ctx).await {
+                Ok(r) if r.escalated > 0 || r.default_rated > 0 => {
+                    tracing::info!(
+                        escalated = r.escalated,
+                        default_rated = r.default_rated,
+                        "sweep"
+                    )
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "sweep failed"),
+            }
+        }
     })
 }
 

@@ -227,6 +227,7 @@ async fn serve(args: CommonArgs, demo: bool) -> Result<(), String> {
             println!("演示数据已写入 / demo world seeded");
         }
     }
+    app::spawn_jobs(ctx.clone());
     let running = app::start(ctx, &config.addr, config.max_body_bytes)
         .await
         .map_err(|e| e.to_string())?;

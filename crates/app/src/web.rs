@@ -20,6 +20,7 @@ pub fn router(ctx: Ctx, max_body_bytes: usize) -> Router {
         .merge(org::pages::routes())
         .merge(cases::api::routes())
         .merge(cases::pages::routes())
+        .merge(cases::insight_api::routes())
         .route("/", get(home))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(crate::metrics::render))

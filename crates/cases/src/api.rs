@@ -1,8 +1,11 @@
 //! `/api/v1/demand-categories` and `/api/v1/demands`. The filing procedure
 //! is [`file_demand`], shared with the web form.
 
+use crate::catalogue;
+use crate::flow::{self, RatingInput, TransitionInput};
 use crate::model::{self, Channel, DemandStatus};
-use crate::store::{self, Category, DemandRow, EventRow, Filing, ListFilter};
+use crate::store::{self, Category, DemandRow, EventRow, Filing, ListFilter, RatingRow};
+use crate::workflow::{self, Action, Urgency};
 use accounts::Auth;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -20,15 +23,175 @@ use serde_json::json;
 pub fn routes() -> Router<Ctx> {
     Router::new()
         .route("/api/v1/demand-categories", get(list_categories))
+        .route(
+            "/api/v1/demand-categories/{code}",
+            axum::routing::put(update_category),
+        )
         .route("/api/v1/demands", get(list).post(create))
+        .route("/api/v1/demands/inbox", get(inbox))
+        .route("/api/v1/demands/similar", get(similar))
         .route("/api/v1/demands/{id}", get(detail))
+        .route(
+            "/api/v1/demands/{id}/transitions",
+            axum::routing::post(transition),
+        )
+        .route("/api/v1/demands/{id}/rating", axum::routing::post(rating))
+        .route("/api/v1/demands/{id}/support", axum::routing::post(support))
+        .route(
+            "/api/v1/demands/{id}/attachments",
+            axum::routing::post(crate::attachments::upload).layer(
+                axum::extract::DefaultBodyLimit::max(crate::attachments::MAX_BODY),
+            ),
+        )
+        .route(
+            "/api/v1/demands/{id}/attachments/{attachment}",
+            get(crate::attachments::download),
+        )
 }
 
-async fn list_categories(State(ctx): State<Ctx>) -> AppResult<JsonOut<Page<Category>>> {
+#[derive(Serialize)]
+pub struct CategoryView {
+    #[serde(flatten)]
+    pub category: Category,
+    pub default_handler_role: String,
+    pub default_urgency: String,
+    pub limits: std::collections::BTreeMap<&'static str, catalogue::Limits>,
+}
+
+pub async fn category_view(ctx: &Ctx, c: Category) -> AppResult<CategoryView> {
+    let (role, urgency) = store::category_defaults(&ctx.db, &c.code).await?;
+    let limits = catalogue::all_limits(&ctx.db, &c.code)
+        .await?
+        .into_iter()
+        .map(|(u, l)| (u.as_str(), l))
+        .collect();
+    Ok(CategoryView {
+        category: c,
+        default_handler_role: role,
+        default_urgency: urgency,
+        limits,
+    })
+}
+
+async fn list_categories(State(ctx): State<Ctx>) -> AppResult<JsonOut<Page<CategoryView>>> {
+    let mut items = Vec::new();
+    for c in store::categories(&ctx.db).await? {
+        items.push(category_view(&ctx, c).await?);
+    }
     Ok(JsonOut(Page {
-        items: store::categories(&ctx.db).await?,
+        items,
         next_cursor: None,
     }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CategoryUpdate {
+    name: String,
+    name_en: String,
+    default_handler_role: String,
+    default_urgency: String,
+    #[serde(default)]
+    limits: std::collections::BTreeMap<String, LimitInput>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitInput {
+    dispatch_minutes: i64,
+    feedback_minutes: i64,
+    #[serde(default)]
+    natural_clock: Option<bool>,
+}
+
+/// The catalogue is deployment-wide, so district and city admins edit it.
+async fn update_category(
+    State(ctx): State<Ctx>,
+    Auth(p): Auth,
+    Path(code): Path<String>,
+    Json(b): Json<CategoryUpdate>,
+) -> AppResult<JsonOut<CategoryView>> {
+    let current = store::category(&ctx.db, &code)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !p.has_role(Role::DistrictAdmin) && !p.has_role(Role::CityAdmin) {
+        return Err(AppError::Forbidden);
+    }
+    let mut e = FieldErrors::new();
+    let name = e.take("name", kernel::text::required(&b.name, 1, 32, "名称"));
+    let name_en = e.take(
+        "name_en",
+        kernel::text::required(&b.name_en, 1, 64, "英文名称"),
+    );
+    if Role::parse(&b.default_handler_role).is_none_or(|r| !Role::CASE_STAFF.contains(&r)) {
+        e.add("default_handler_role", "默认处置角色无效");
+    }
+    if Urgency::parse(&b.default_urgency).is_none() {
+        e.add("default_urgency", "紧急程度取值无效");
+    }
+    let mut limits = Vec::new();
+    for (k, l) in &b.limits {
+        match Urgency::parse(k) {
+            None => e.add(format!("limits.{k}"), "紧急程度取值无效"),
+            Some(u) => {
+                let ok = (1..=60 * 24 * 30).contains(&l.dispatch_minutes)
+                    && (1..=60 * 24 * 90).contains(&l.feedback_minutes)
+                    && l.feedback_minutes >= l.dispatch_minutes;
+                if ok {
+                    limits.push((
+                        u,
+                        catalogue::Limits {
+                            dispatch_minutes: l.dispatch_minutes,
+                            feedback_minutes: l.feedback_minutes,
+                            natural_clock: l.natural_clock.unwrap_or(u.natural_clock()),
+                        },
+                    ));
+                } else {
+                    e.add(
+                        format!("limits.{k}"),
+                        "时限无效:派遣 1 分钟至 30 天,反馈不短于派遣且不超过 90 天",
+                    );
+                }
+            }
+        }
+    }
+    e.check()?;
+    let now = ctx.now_ms();
+    let mut tx = ctx.db.begin().await?;
+    sqlx::query(
+        "UPDATE demand_categories SET name_zh = $1, name_en = $2, default_handler_role = $3, default_urgency = $4, updated_at = $5
+         WHERE code = $6",
+    )
+    .bind(name.as_deref())
+    .bind(name_en.as_deref())
+    .bind(&b.default_handler_role)
+    .bind(&b.default_urgency)
+    .bind(now)
+    .bind(&current.code)
+    .execute(&mut *tx)
+    .await?;
+    for (u, l) in &limits {
+        catalogue::set_limits(&mut tx, &current.code, *u, l).await?;
+    }
+    audit::record(
+        &mut tx,
+        ctx.db.backend(),
+        AuditEntry {
+            at_ms: now,
+            actor_id: Some(&p.user_id),
+            action: "category_updated",
+            object_type: "demand_category",
+            object_id: Some(&current.code),
+            detail: json!({"default_handler_role": b.default_handler_role, "default_urgency": b.default_urgency}),
+            ..Default::default()
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let c = store::category(&ctx.db, &current.code)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(JsonOut(category_view(&ctx, c).await?))
 }
 
 #[derive(Deserialize, Default)]
@@ -66,8 +229,10 @@ pub async fn file_demand(ctx: &Ctx, p: &Principal, b: &NewDemandBody) -> AppResu
             None
         }
     };
-    if !b.category.trim().is_empty() && store::category(&ctx.db, b.category.trim()).await?.is_none()
-    {
+    let code = b.category.trim();
+    let well_formed =
+        code.len() <= 32 && code.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
+    if !code.is_empty() && (!well_formed || store::category(&ctx.db, code).await?.is_none()) {
         errors.add("category", "类别不存在");
     }
 
@@ -139,11 +304,19 @@ pub async fn file_demand(ctx: &Ctx, p: &Principal, b: &NewDemandBody) -> AppResu
     let (new, household) = (new.expect("checked"), household.expect("checked"));
 
     let now = ctx.now_ms();
+    let (_, urgency) = store::category_defaults(&ctx.db, &new.category).await?;
+    let urgency = Urgency::parse(&urgency).unwrap_or(Urgency::Normal);
+    let limits = catalogue::limits(&ctx.db, &new.category, urgency).await?;
+    let dispatch_deadline = ctx
+        .calendar()
+        .deadline(now, limits.dispatch_minutes, limits.basis());
     let mut tx = ctx.db.begin().await?;
     let row = store::insert_demand(
         &mut tx,
         &new,
         &Filing {
+            urgency: urgency.as_str(),
+            dispatch_deadline,
             household_id: &household.id,
             household_path: &household.org_path,
             building_id: building_id.as_deref(),
@@ -189,8 +362,46 @@ pub struct DemandView {
     pub created_at: String,
     pub updated_at: String,
     pub version: i64,
+    pub urgency: String,
+    pub assignee_id: Option<String>,
+    pub dispatch_deadline: Option<String>,
+    pub feedback_deadline: Option<String>,
+    pub overdue: bool,
+    pub escalation_level: i64,
+    pub escalated_to: Option<String>,
+    pub rework_count: i64,
+    pub closed_on_time: Option<bool>,
+    pub merged_into: Option<String>,
+    pub support_count: i64,
+    pub rating: Option<RatingView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<EventView>>,
+    /// The actions the caller may take now (detail only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_actions: Option<Vec<&'static str>>,
+}
+
+#[derive(Serialize)]
+pub struct RatingView {
+    pub rated_at: String,
+    pub contacted: bool,
+    pub resolved: bool,
+    pub satisfaction: i64,
+    pub comment: Option<String>,
+    pub source: String,
+}
+
+impl From<RatingRow> for RatingView {
+    fn from(r: RatingRow) -> Self {
+        RatingView {
+            rated_at: to_rfc3339(r.rated_at),
+            contacted: r.contacted,
+            resolved: r.resolved,
+            satisfaction: r.satisfaction,
+            comment: r.comment,
+            source: r.source,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -201,6 +412,7 @@ pub struct EventView {
     pub from_status: Option<String>,
     pub to_status: String,
     pub note: Option<String>,
+    pub detail: Option<serde_json::Value>,
 }
 
 impl From<DemandRow> for DemandView {
@@ -220,7 +432,20 @@ impl From<DemandRow> for DemandView {
             created_at: to_rfc3339(d.created_at),
             updated_at: to_rfc3339(d.updated_at),
             version: d.version,
+            urgency: d.urgency,
+            assignee_id: d.assignee_user_id,
+            dispatch_deadline: d.dispatch_deadline.map(to_rfc3339),
+            feedback_deadline: d.feedback_deadline.map(to_rfc3339),
+            overdue: d.overdue,
+            escalation_level: d.escalation_level,
+            escalated_to: d.escalated_to,
+            rework_count: d.rework_count,
+            closed_on_time: d.closed_on_time,
+            merged_into: d.merged_into,
+            support_count: d.support_count,
+            rating: d.rating.map(RatingView::from),
             events: None,
+            allowed_actions: None,
         }
     }
 }
@@ -234,6 +459,7 @@ impl From<EventRow> for EventView {
             from_status: e.from_status,
             to_status: e.to_status,
             note: e.note,
+            detail: e.detail.and_then(|d| serde_json::from_str(&d).ok()),
         }
     }
 }
@@ -260,12 +486,7 @@ pub fn demand_roots(p: &Principal) -> Vec<OrgPath> {
 
 /// A demand the caller may see, else 404 (missing and out of scope alike).
 pub async fn visible_demand(ctx: &Ctx, p: &Principal, id: &str) -> AppResult<DemandRow> {
-    let id = kernel::id::parse_id(id).ok_or(AppError::NotFound)?;
-    let d = store::get_demand(&ctx.db, &id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    p.can_see(Role::CASE_STAFF, &d.org_path)?;
-    Ok(d)
+    flow::visible(ctx, p, id).await
 }
 
 #[derive(Deserialize)]
@@ -333,18 +554,171 @@ async fn list(
     ))
 }
 
+/// The demand with its timeline and the actions open to the caller.
+pub async fn full_view(ctx: &Ctx, p: &Principal, d: DemandRow) -> AppResult<DemandView> {
+    let events = store::events_of(&ctx.db, &d.id)
+        .await?
+        .into_iter()
+        .map(EventView::from)
+        .collect();
+    let actors = flow::actors_for(p, &d, false);
+    let allowed = Action::ALL
+        .into_iter()
+        .filter(|a| workflow::decide(d.status, *a, &actors, d.suspended_from).is_ok())
+        .map(|a| a.as_str())
+        .collect();
+    let mut v = DemandView::from(d);
+    v.events = Some(events);
+    v.allowed_actions = Some(allowed);
+    Ok(v)
+}
+
 async fn detail(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> AppResult<JsonOut<DemandView>> {
     let d = visible_demand(&ctx, &p, &id).await?;
-    let events = store::events_of(&ctx.db, &d.id)
-        .await?
+    Ok(JsonOut(full_view(&ctx, &p, d).await?))
+}
+
+async fn transition(
+    State(ctx): State<Ctx>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    Json(b): Json<TransitionInput>,
+) -> AppResult<JsonOut<DemandView>> {
+    let d = flow::transition(&ctx, &p, &id, &b).await?;
+    Ok(JsonOut(full_view(&ctx, &p, d).await?))
+}
+
+async fn rating(
+    State(ctx): State<Ctx>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    Json(b): Json<RatingInput>,
+) -> AppResult<JsonOut<DemandView>> {
+    let d = flow::rate(&ctx, &p, &id, &b).await?;
+    Ok(JsonOut(full_view(&ctx, &p, d).await?))
+}
+
+#[derive(Serialize)]
+struct SupportAnswer {
+    id: String,
+    support_count: i64,
+}
+
+async fn support(
+    State(ctx): State<Ctx>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> AppResult<JsonOut<SupportAnswer>> {
+    let d = flow::support(&ctx, &p, &id).await?;
+    Ok(JsonOut(SupportAnswer {
+        id: d.id,
+        support_count: d.support_count,
+    }))
+}
+
+/// What a resident may see of a neighbour's open demand: no person, no household.
+#[derive(Serialize)]
+pub struct SimilarView {
+    pub id: String,
+    pub category: String,
+    pub title: String,
+    pub status: DemandStatus,
+    pub support_count: i64,
+    pub created_at: String,
+}
+
+#[derive(Deserialize)]
+pub struct SimilarQuery {
+    pub category: Option<String>,
+}
+
+/// Open demands in the caller's compound(s), so a resident can add
+/// "我也遇到" instead of filing a duplicate.
+pub async fn similar_open(
+    ctx: &Ctx,
+    p: &Principal,
+    category: Option<&str>,
+) -> AppResult<Vec<SimilarView>> {
+    let mut roots = Vec::new();
+    for h in &p.households {
+        if let Some(c) = flow::compound_of(ctx, &h.org_path).await? {
+            if !roots.contains(&c.org_path) {
+                roots.push(c.org_path);
+            }
+        }
+    }
+    let rows = store::open_in(&ctx.db, &roots, category, 20).await?;
+    Ok(rows
         .into_iter()
-        .map(EventView::from)
-        .collect();
-    let mut v = DemandView::from(d);
-    v.events = Some(events);
-    Ok(JsonOut(v))
+        .filter(|d| !p.lives_at(&d.org_path))
+        .map(|d| SimilarView {
+            id: d.id,
+            category: d.category,
+            title: d.title,
+            status: d.status,
+            support_count: d.support_count,
+            created_at: to_rfc3339(d.created_at),
+        })
+        .collect())
+}
+
+async fn similar(
+    State(ctx): State<Ctx>,
+    Auth(p): Auth,
+    Query(q): Query<SimilarQuery>,
+) -> AppResult<JsonOut<Page<SimilarView>>> {
+    let items = similar_open(&ctx, &p, q.category.as_deref().filter(|s| !s.is_empty())).await?;
+    Ok(JsonOut(Page {
+        items,
+        next_cursor: None,
+    }))
+}
+
+#[derive(Deserialize)]
+struct InboxQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// The handler's inbox: open demands assigned to the caller, plus those
+/// waiting for dispatch or verification where the caller dispatches;
+/// soonest deadline first.
+async fn inbox(
+    State(ctx): State<Ctx>,
+    Auth(p): Auth,
+    Query(q): Query<InboxQuery>,
+) -> AppResult<JsonOut<Page<DemandView>>> {
+    let params = PageParams::parse(q.limit.as_deref(), q.cursor.as_deref())?;
+    let page = inbox_page(&ctx, &p, &params).await?;
+    Ok(JsonOut(page.map(DemandView::from)))
+}
+
+pub async fn inbox_page(
+    ctx: &Ctx,
+    p: &Principal,
+    params: &PageParams,
+) -> AppResult<Page<DemandRow>> {
+    let bad = || AppError::field("cursor", "cursor 无效,请使用上一页返回的 next_cursor");
+    let after = match params.after.as_deref() {
+        Some(c) => {
+            let (due, id) = c.split_once('|').ok_or_else(bad)?;
+            Some((due.parse::<i64>().map_err(|_| bad())?, id.to_string()))
+        }
+        None => None,
+    };
+    let dispatch_roots = p.roots_for(&[
+        Role::PropertyManager,
+        Role::CommunityStaff,
+        Role::StreetAdmin,
+        Role::DistrictAdmin,
+        Role::CityAdmin,
+    ]);
+    let rows = store::inbox(&ctx.db, &p.user_id, &dispatch_roots, after, params.fetch()).await?;
+    Ok(Page::from_rows(rows, params, |d| {
+        format!("{}|{}", store::due_of(d), d.id)
+    }))
 }

@@ -3,7 +3,12 @@
 //! full workflow, deadlines and rates are issue #3's.
 
 pub mod api;
+pub mod attachments;
 pub mod catalogue;
+pub mod flow;
+pub mod insight_api;
 pub mod model;
 pub mod pages;
+pub mod rates;
 pub mod store;
+pub mod workflow;

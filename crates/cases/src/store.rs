@@ -96,11 +96,55 @@ pub struct DemandRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub version: i64,
+    pub urgency: String,
+    pub assignee_user_id: Option<String>,
+    pub dispatch_deadline: Option<i64>,
+    pub feedback_deadline: Option<i64>,
+    pub suspended_from: Option<DemandStatus>,
+    pub suspended_at: Option<i64>,
+    pub remaining_minutes: Option<i64>,
+    pub dispatched_at: Option<i64>,
+    pub resolved_at: Option<i64>,
+    pub closed_at: Option<i64>,
+    pub closed_on_time: Option<bool>,
+    pub rework_count: i64,
+    pub escalation_level: i64,
+    pub escalated_to: Option<String>,
+    pub overdue: bool,
+    pub merged_into: Option<String>,
+    pub support_count: i64,
+    pub rating: Option<RatingRow>,
 }
 
-const COLS: &str = "id, org_path, household_id, building_id, category, title, description, location, anonymous, channel, status, reporter_user_id, created_by, created_at, updated_at, version";
+#[derive(Debug, Clone, Serialize)]
+pub struct RatingRow {
+    pub rated_at: i64,
+    pub contacted: bool,
+    pub resolved: bool,
+    pub satisfaction: i64,
+    pub comment: Option<String>,
+    pub source: String,
+}
+
+const COLS: &str = "id, org_path, household_id, building_id, category, title, description, location, anonymous, channel, status, reporter_user_id, created_by, created_at, updated_at, version, \
+urgency, assignee_user_id, dispatch_deadline, feedback_deadline, suspended_from, suspended_at, remaining_minutes, dispatched_at, resolved_at, closed_at, closed_on_time, \
+rework_count, escalation_level, escalated_to, overdue, merged_into, support_count, rated_at, rating_contacted, rating_resolved, rating_satisfaction, rating_comment, rating_source";
+
+const INSERT_COLS: &str = "id, org_path, household_id, building_id, category, title, description, location, anonymous, channel, status, reporter_user_id, created_by, created_at, updated_at, version, urgency, dispatch_deadline";
+
+fn opt_i64(r: &AnyRow, c: &str) -> Option<i64> {
+    r.try_get::<Option<i64>, _>(c).ok().flatten()
+}
 
 fn demand_from(r: &AnyRow) -> DemandRow {
+    let rating = opt_i64(r, "rated_at").map(|at| RatingRow {
+        rated_at: at,
+        contacted: opt_i64(r, "rating_contacted") == Some(1),
+        resolved: opt_i64(r, "rating_resolved") == Some(1),
+        satisfaction: opt_i64(r, "rating_satisfaction").unwrap_or(0),
+        comment: opt_str(r, "rating_comment"),
+        source: opt_str(r, "rating_source").unwrap_or_default(),
+    });
     DemandRow {
         id: r.get("id"),
         org_path: OrgPath::from_db(r.get("org_path")),
@@ -119,10 +163,30 @@ fn demand_from(r: &AnyRow) -> DemandRow {
         created_at: r.get("created_at"),
         updated_at: r.get("updated_at"),
         version: r.get("version"),
+        urgency: r.get("urgency"),
+        assignee_user_id: opt_str(r, "assignee_user_id"),
+        dispatch_deadline: opt_i64(r, "dispatch_deadline"),
+        feedback_deadline: opt_i64(r, "feedback_deadline"),
+        suspended_from: opt_str(r, "suspended_from").and_then(|s| DemandStatus::parse(&s)),
+        suspended_at: opt_i64(r, "suspended_at"),
+        remaining_minutes: opt_i64(r, "remaining_minutes"),
+        dispatched_at: opt_i64(r, "dispatched_at"),
+        resolved_at: opt_i64(r, "resolved_at"),
+        closed_at: opt_i64(r, "closed_at"),
+        closed_on_time: opt_i64(r, "closed_on_time").map(|v| v == 1),
+        rework_count: r.get("rework_count"),
+        escalation_level: r.get("escalation_level"),
+        escalated_to: opt_str(r, "escalated_to"),
+        overdue: r.get::<i64, _>("overdue") != 0,
+        merged_into: opt_str(r, "merged_into"),
+        support_count: r.get("support_count"),
+        rating,
     }
 }
 
 pub struct Filing<'a> {
+    pub urgency: &'a str,
+    pub dispatch_deadline: i64,
     pub household_id: &'a str,
     pub household_path: &'a OrgPath,
     pub building_id: Option<&'a str>,
@@ -140,7 +204,7 @@ pub async fn insert_demand(
 ) -> AppResult<DemandRow> {
     let id = new_id();
     sqlx::query(&format!(
-        "INSERT INTO demands ({COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, 1)"
+        "INSERT INTO demands ({INSERT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, 1, $15, $16)"
     ))
     .bind(&id)
     .bind(f.household_path.as_str())
@@ -156,6 +220,8 @@ pub async fn insert_demand(
     .bind(f.reporter_user_id)
     .bind(f.created_by)
     .bind(now)
+    .bind(f.urgency)
+    .bind(f.dispatch_deadline)
     .execute(&mut **tx)
     .await?;
     sqlx::query(
@@ -168,24 +234,17 @@ pub async fn insert_demand(
     .bind(f.created_by)
     .execute(&mut **tx)
     .await?;
-    Ok(DemandRow {
-        id,
-        org_path: f.household_path.clone(),
-        household_id: f.household_id.into(),
-        building_id: f.building_id.map(str::to_string),
-        category: d.category.clone(),
-        title: d.title.clone(),
-        description: d.description.clone(),
-        location: d.location.clone(),
-        anonymous: d.anonymous,
-        channel: f.channel.into(),
-        status: DemandStatus::Submitted,
-        reporter_user_id: f.reporter_user_id.map(str::to_string),
-        created_by: f.created_by.into(),
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    })
+    get_demand_tx(tx, &id)
+        .await?
+        .ok_or(kernel::AppError::NotFound)
+}
+
+pub async fn get_demand_tx(tx: &mut Tx, id: &str) -> AppResult<Option<DemandRow>> {
+    let r = sqlx::query(&format!("SELECT {COLS} FROM demands WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(r.as_ref().map(demand_from))
 }
 
 pub async fn get_demand(db: &Db, id: &str) -> AppResult<Option<DemandRow>> {
@@ -246,11 +305,12 @@ pub struct EventRow {
     pub from_status: Option<String>,
     pub to_status: String,
     pub note: Option<String>,
+    pub detail: Option<String>,
 }
 
 pub async fn events_of(db: &Db, demand_id: &str) -> AppResult<Vec<EventRow>> {
     let rows = sqlx::query(
-        "SELECT e.id, e.at_ms, e.actor_id, u.display_name, e.action, e.from_status, e.to_status, e.note
+        "SELECT e.id, e.at_ms, e.actor_id, u.display_name, e.action, e.from_status, e.to_status, e.note, e.detail
          FROM demand_events e LEFT JOIN users u ON u.id = e.actor_id
          WHERE e.demand_id = $1 ORDER BY e.at_ms, e.id",
     )
@@ -268,6 +328,136 @@ pub async fn events_of(db: &Db, demand_id: &str) -> AppResult<Vec<EventRow>> {
             from_status: opt_str(r, "from_status"),
             to_status: r.get("to_status"),
             note: opt_str(r, "note"),
+            detail: opt_str(r, "detail"),
         })
+        .collect())
+}
+
+/// Appends one immutable event to a demand's timeline.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_event(
+    tx: &mut Tx,
+    demand_id: &str,
+    at_ms: i64,
+    actor_id: Option<&str>,
+    action: &str,
+    from_status: Option<&str>,
+    to_status: &str,
+    note: Option<&str>,
+    detail: &serde_json::Value,
+) -> AppResult<()> {
+    sqlx::query(
+        "INSERT INTO demand_events (id, demand_id, at_ms, actor_id, action, from_status, to_status, note, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(new_id())
+    .bind(demand_id)
+    .bind(at_ms)
+    .bind(actor_id)
+    .bind(action)
+    .bind(from_status)
+    .bind(to_status)
+    .bind(note)
+    .bind(detail.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// (default handler role, default urgency) of a category.
+pub async fn category_defaults(db: &Db, code: &str) -> AppResult<(String, String)> {
+    let r = sqlx::query(
+        "SELECT default_handler_role, default_urgency FROM demand_categories WHERE code = $1",
+    )
+    .bind(code)
+    .fetch_optional(db.reader())
+    .await?;
+    Ok(r.map(|r| (r.get(0), r.get(1)))
+        .unwrap_or_else(|| ("butler".into(), "normal".into())))
+}
+
+const OPEN_STATUSES: &str =
+    "('submitted', 'accepted', 'dispatched', 'in_progress', 'returned', 'rework', 'suspended')";
+
+/// Open demands within the subtrees, newest first (for "similar" before filing).
+pub async fn open_in(
+    db: &Db,
+    roots: &[OrgPath],
+    category: Option<&str>,
+    limit: i64,
+) -> AppResult<Vec<DemandRow>> {
+    if roots.is_empty() {
+        return Ok(vec![]);
+    }
+    let scope = org::store::scope_sql("org_path", roots.len(), 3);
+    let sql = format!(
+        "SELECT {COLS} FROM demands WHERE status IN {OPEN_STATUSES} AND merged_into IS NULL AND ($1 = '' OR category = $1) AND {scope}
+         ORDER BY id DESC LIMIT $2"
+    );
+    let mut q = sqlx::query(&sql)
+        .bind(category.unwrap_or("").to_string())
+        .bind(limit);
+    for r in roots {
+        q = q.bind(r.as_str().to_string()).bind(r.subtree_end());
+    }
+    Ok(q.fetch_all(db.reader())
+        .await?
+        .iter()
+        .map(demand_from)
+        .collect())
+}
+
+/// The deadline that orders an inbox row (the one running now).
+pub fn due_of(d: &DemandRow) -> i64 {
+    match crate::workflow::running_clock(d.status) {
+        crate::workflow::Clock::Dispatch => d.dispatch_deadline.unwrap_or(NO_DEADLINE),
+        crate::workflow::Clock::Feedback => d.feedback_deadline.unwrap_or(NO_DEADLINE),
+        crate::workflow::Clock::Stopped => NO_DEADLINE,
+    }
+}
+
+const NO_DEADLINE: i64 = 9_000_000_000_000_000;
+
+/// Open demands assigned to `user_id`, and those awaiting dispatch (or
+/// verification) within `dispatch_roots`, soonest deadline first.
+pub async fn inbox(
+    db: &Db,
+    user_id: &str,
+    dispatch_roots: &[OrgPath],
+    after: Option<(i64, String)>,
+    limit: i64,
+) -> AppResult<Vec<DemandRow>> {
+    let due = format!(
+        "(CASE WHEN status IN ('submitted', 'accepted', 'returned') THEN COALESCE(dispatch_deadline, {NO_DEADLINE})
+               WHEN status IN ('dispatched', 'in_progress', 'rework') THEN COALESCE(feedback_deadline, {NO_DEADLINE})
+               ELSE {NO_DEADLINE} END)"
+    );
+    let scope = org::store::scope_sql("org_path", dispatch_roots.len(), 6);
+    let sql = format!(
+        "SELECT {COLS}, {due} AS due FROM demands
+         WHERE (
+             (assignee_user_id = $1 AND status IN ('dispatched', 'in_progress', 'rework'))
+             OR (status IN ('submitted', 'accepted', 'returned', 'resolved') AND {scope})
+         )
+         AND ($3 = 0 OR {due} > $4 OR ({due} = $4 AND id > $5))
+         ORDER BY due, id LIMIT $2"
+    );
+    let (has_after, after_due, after_id) = match &after {
+        Some((d, i)) => (1i64, *d, i.clone()),
+        None => (0, 0, String::new()),
+    };
+    let mut q = sqlx::query(&sql)
+        .bind(user_id)
+        .bind(limit)
+        .bind(has_after)
+        .bind(after_due)
+        .bind(after_id);
+    for r in dispatch_roots {
+        q = q.bind(r.as_str().to_string()).bind(r.subtree_end());
+    }
+    Ok(q.fetch_all(db.reader())
+        .await?
+        .iter()
+        .map(demand_from)
         .collect())
 }

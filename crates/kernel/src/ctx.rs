@@ -1,9 +1,10 @@
 //! The shared context every module's routes run with.
 
+use crate::calendar::WorkingCalendar;
 use crate::clock::SharedClock;
 use crate::crypto::FieldCipher;
 use crate::db::Db;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 /// Run-time settings the modules need (the full configuration lives in app).
 #[derive(Clone, Debug)]
@@ -19,6 +20,12 @@ pub struct Settings {
     /// Failed logins in the window that lock an account, and the window.
     pub lockout_failures: i64,
     pub lockout_window_minutes: i64,
+    /// A resident may reopen a resolved or closed demand within this many days.
+    pub reopen_days: i64,
+    /// A demand left unrated this many days after it was resolved …
+    pub unrated_days: i64,
+    /// … counts as satisfied (the 12345 默认满意 practice) or is left out.
+    pub unrated_counts_as_satisfied: bool,
 }
 
 impl Default for Settings {
@@ -30,6 +37,9 @@ impl Default for Settings {
             secure_cookies: false,
             lockout_failures: 5,
             lockout_window_minutes: 15,
+            reopen_days: 7,
+            unrated_days: 7,
+            unrated_counts_as_satisfied: false,
         }
     }
 }
@@ -40,10 +50,20 @@ pub struct Ctx {
     pub cipher: FieldCipher,
     pub clock: SharedClock,
     pub settings: Arc<Settings>,
+    /// Office hours, holidays and 调休 days; reloaded when admins edit them.
+    pub calendar: Arc<RwLock<WorkingCalendar>>,
 }
 
 impl Ctx {
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// A snapshot of the working calendar.
+    pub fn calendar(&self) -> WorkingCalendar {
+        self.calendar
+            .read()
+            .map(|c| c.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
     }
 }

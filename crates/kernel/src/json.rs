@@ -48,8 +48,21 @@ where
     }
 }
 
+/// NUL characters are never legitimate in text and PostgreSQL refuses them,
+/// so they are turned away at the door rather than deep in a query.
+fn has_nul(bytes: &[u8]) -> bool {
+    bytes.contains(&0) || bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000"))
+}
+
+pub fn nul_error() -> AppError {
+    AppError::bad_request("invalid_characters", "提交的内容含有不允许的字符")
+}
+
 /// Parses a JSON document into `T`, mapping errors as described above.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    if has_nul(bytes) {
+        return Err(nul_error());
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(de) {
         Ok(v) => Ok(v),
@@ -121,6 +134,9 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let q = parts.uri.query().unwrap_or("");
+        if q.contains("%00") {
+            return Err(nul_error());
+        }
         serde_urlencoded_like(q).map(Query)
     }
 }
@@ -158,6 +174,8 @@ mod tests {
         assert!(e.fields().unwrap().0.contains_key("title"));
         let e = parse::<Body>(br#"{"title":5}"#).unwrap_err();
         assert_eq!(e.fields().unwrap().0["title"], vec!["类型不正确"]);
+        let e = parse::<Body>(br#"{"title":"a\u0000"}"#).unwrap_err();
+        assert_eq!(e.code(), "invalid_characters");
         let e = parse::<Body>(br#"[]"#).unwrap_err();
         assert!(e.fields().unwrap().0.contains_key("body"));
     }

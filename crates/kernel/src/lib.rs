@@ -4,6 +4,7 @@
 //! the `Db` handle over SQLite or PostgreSQL.
 
 pub mod audit;
+pub mod calendar;
 pub mod clock;
 pub mod crypto;
 pub mod ctx;

@@ -98,7 +98,7 @@ pub fn decode_cursor(c: &str) -> Option<String> {
         .decode(c.as_bytes())
         .ok()?;
     let s = String::from_utf8(bytes).ok()?;
-    (!s.is_empty() && s.len() <= 512).then_some(s)
+    (!s.is_empty() && s.len() <= 512 && !s.contains('\0')).then_some(s)
 }
 
 #[cfg(test)]

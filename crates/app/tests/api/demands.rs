@@ -18,7 +18,12 @@ async fn categories_are_served_with_their_limits() {
     let items = v["items"].as_array().unwrap();
     let leak = items.iter().find(|c| c["code"] == "leak").unwrap();
     assert_eq!(leak["name"], "漏水");
-    assert_eq!(leak["dispatch_limit_minutes"], 60);
+    assert_eq!(leak["default_urgency"], "high");
+    assert_eq!(leak["dispatch_limit_minutes"], 120);
+    assert_eq!(leak["limits"]["urgent"]["dispatch_minutes"], 60);
+    assert_eq!(leak["limits"]["urgent"]["feedback_minutes"], 120);
+    assert_eq!(leak["limits"]["urgent"]["natural_clock"], true);
+    assert_eq!(leak["limits"]["low"]["natural_clock"], false);
     assert!(v["next_cursor"].is_null());
 }
 
@@ -182,6 +187,10 @@ async fn lists_page_and_filter() {
         .iter()
         .all(|d| d["category"] == "garbage"));
     assert_eq!(v["items"].as_array().unwrap().len(), 1);
-    let (_, v) = app.get("/api/v1/demands?status=closed", &staff).await;
+    let (_, v) = app.get("/api/v1/demands?status=rejected", &staff).await;
     assert!(v["items"].as_array().unwrap().is_empty());
+    let (_, v) = app.get("/api/v1/demands?status=closed", &staff).await;
+    let closed = v["items"].as_array().unwrap();
+    assert_eq!(closed.len(), 1, "the demo's garage lighting demand");
+    assert_eq!(closed[0]["title"], "地下车库照明不亮");
 }

@@ -10,5 +10,6 @@ mod demands;
 mod org_registry;
 mod pages;
 mod privacy;
+mod rates;
 mod scope;
 mod storage;
