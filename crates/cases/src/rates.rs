@@ -250,13 +250,13 @@ fn events_sql(roots: usize, group: Option<&str>) -> String {
 
 fn grouped(template: &str, group: Option<&str>) -> String {
     match group {
-        None => template.replace("{sel}", "").replace("{join}", ""),
+        None => template.replace("{sel}", "SELECT ").replace("{join}", ""),
         Some(col) => format!(
             "{} AND {col} IS NOT NULL GROUP BY {col}, u.display_name",
             template
                 .replace(
                     "{sel}",
-                    &format!("{col} AS gkey, u.display_name AS gname, ")
+                    &format!("SELECT {col} AS gkey, u.display_name AS gname, ")
                 )
                 .replace("{join}", &format!("LEFT JOIN users u ON u.id = {col}"))
         ),
@@ -552,6 +552,7 @@ mod tests {
     fn sql_has_one_placeholder_pair_per_root() {
         let s = ratings_sql(2, None);
         assert!(s.contains("$6") && !s.contains("$7"), "{s}");
+        assert!(s.starts_with("SELECT COUNT(*) AS rated"), "{s}");
         assert!(!s.contains("{sel}") && !s.contains("{join}"));
         let g = due_sql(1, Some("d.assignee_user_id"));
         assert!(

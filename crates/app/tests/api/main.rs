@@ -13,3 +13,4 @@ mod privacy;
 mod rates;
 mod scope;
 mod storage;
+mod workflow;
