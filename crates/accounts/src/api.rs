@@ -97,7 +97,8 @@ pub async fn login(ctx: &Ctx, login: &str, password: &str, kind: &str) -> AppRes
                 at_ms: now,
                 action: "login_failed",
                 object_type: "user",
-                detail: json!({"login": model::masked_login(&model::normalize_login(login)), "reason": "unknown_login"}),
+                // An unknown login may be a mistyped phone: never store it as typed.
+                detail: json!({"login": kernel::mask::phone(&model::normalize_login(login)), "reason": "unknown_login"}),
                 ..Default::default()
             },
         )

@@ -474,6 +474,7 @@ pub async fn seed_if_empty(ctx: &Ctx) -> AppResult<bool> {
     for action in ["accept", "dispatch"] {
         cases::flow::transition(ctx, &community, &charger, &step(action, None)).await?;
     }
+    cases::mediation::demo::seed_demo(ctx, &fanhua).await?;
     Ok(true)
 }
 
@@ -481,7 +482,7 @@ async fn by_login(ctx: &Ctx, login: &str) -> AppResult<kernel::Principal> {
     let u = accounts::store::find_user_by_login(&ctx.db, &ctx.cipher, login)
         .await?
         .ok_or(kernel::AppError::NotFound)?;
-    Ok(accounts::store::principal_of(&ctx.db, &u.id)
+    accounts::store::principal_of(&ctx.db, &u.id)
         .await?
-        .ok_or(kernel::AppError::NotFound)?)
+        .ok_or(kernel::AppError::NotFound)
 }

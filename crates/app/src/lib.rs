@@ -29,12 +29,14 @@ pub const SQLITE_MIGRATIONS: &[Migration] = migrations!("sqlite":
     1 => "0001_org_accounts",
     2 => "0002_cases",
     3 => "0003_workflow",
+    4 => "0004_mediation",
 );
 
 pub const POSTGRES_MIGRATIONS: &[Migration] = migrations!("postgres":
     1 => "0001_org_accounts",
     2 => "0002_cases",
     3 => "0003_workflow",
+    4 => "0004_mediation",
 );
 
 pub fn migrations_for(db: &Db) -> &'static [Migration] {

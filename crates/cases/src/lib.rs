@@ -7,6 +7,7 @@ pub mod attachments;
 pub mod catalogue;
 pub mod flow;
 pub mod insight_api;
+pub mod mediation;
 pub mod model;
 pub mod pages;
 pub mod rates;

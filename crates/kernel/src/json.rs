@@ -63,9 +63,27 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     if has_nul(bytes) {
         return Err(nul_error());
     }
+    // Every body is a JSON object; an array would otherwise fill a struct
+    // by field order (serde's sequence form).
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err() {
+            return Err(AppError::bad_request(
+                "malformed_json",
+                "请求内容不是有效的 JSON",
+            ));
+        }
+        return Err(AppError::field("body", "请求内容应为 JSON 对象"));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    match serde_path_to_error::deserialize::<_, T>(de) {
-        Ok(v) => Ok(v),
+    match serde_path_to_error::deserialize::<_, T>(&mut *de) {
+        // Trailing bytes after the document make the whole body invalid.
+        Ok(v) => match de.end() {
+            Ok(()) => Ok(v),
+            Err(_) => Err(AppError::bad_request(
+                "malformed_json",
+                "请求内容不是有效的 JSON",
+            )),
+        },
         Err(err) => {
             let path = err.path().to_string();
             let inner = err.into_inner();
@@ -178,5 +196,12 @@ mod tests {
         assert_eq!(e.code(), "invalid_characters");
         let e = parse::<Body>(br#"[]"#).unwrap_err();
         assert!(e.fields().unwrap().0.contains_key("body"));
+        let e = parse::<Body>(br#"["a", 1]"#).unwrap_err();
+        assert!(
+            e.fields().unwrap().0.contains_key("body"),
+            "no struct from an array"
+        );
+        let e = parse::<Body>(br#"{"title":"a"} trailing"#).unwrap_err();
+        assert_eq!(e.code(), "malformed_json");
     }
 }

@@ -154,9 +154,12 @@ async fn get_node(
     Path(id): Path<String>,
 ) -> AppResult<JsonOut<NodeDetail>> {
     let node = visible_node(&ctx, &p, &id).await?;
+    // Only the part of the chain the caller may see (their scope and below).
+    let roots = readable_roots(&p);
     let mut ancestors: Vec<NodeView> = store::ancestors(&ctx.db, &node.org_path)
         .await?
         .into_iter()
+        .filter(|a| roots.iter().any(|r| a.org_path.is_within(r)))
         .map(NodeView::from)
         .collect();
     ancestors.pop();

@@ -124,13 +124,14 @@ pub async fn insert_node(
 }
 
 /// Finds the child with `code` under `parent`, creating it when missing
-/// (used by the Excel import so rows can name new buildings and households).
+/// (used by the Excel import so rows can name new buildings and households);
+/// says whether it was created.
 pub async fn ensure_child(
     tx: &mut Tx,
     parent: &NodeRow,
     n: &NewNode,
     now: i64,
-) -> AppResult<NodeRow> {
+) -> AppResult<(NodeRow, bool)> {
     let path = parent.org_path.child(&n.code);
     let r = sqlx::query(&format!(
         "SELECT {NODE_COLS} FROM org_nodes WHERE org_path = $1"
@@ -147,9 +148,9 @@ pub async fn ensure_child(
                     "已存在编码相同但类型不同的节点",
                 ));
             }
-            Ok(node)
+            Ok((node, false))
         }
-        None => insert_node(tx, Some(parent), n, now).await,
+        None => Ok((insert_node(tx, Some(parent), n, now).await?, true)),
     }
 }
 
@@ -361,6 +362,15 @@ pub async fn residents_of(
     .fetch_all(db.reader())
     .await?;
     Ok(rows.iter().map(|r| resident_from(r, cipher)).collect())
+}
+
+/// Is this ID-card number already registered (by its blind index)?
+pub async fn id_card_taken(tx: &mut Tx, cipher: &FieldCipher, id_card: &str) -> AppResult<bool> {
+    let r = sqlx::query("SELECT 1 FROM residents WHERE id_card_index = $1")
+        .bind(cipher.blind_index("id_card", id_card))
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(r.is_some())
 }
 
 pub async fn get_resident(

@@ -184,11 +184,28 @@ pub async fn import(
     };
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
-    let mut created = std::collections::HashSet::new();
+    let mut created = 0;
     let mut imported = 0;
+    // Numbers already registered are found first: a failed INSERT would
+    // abort the whole transaction on PostgreSQL.
     let mut errors = Vec::new();
     for row in &rows {
-        let b = store::ensure_child(
+        if let Some(id) = &row.resident.id_card {
+            if store::id_card_taken(&mut tx, &ctx.cipher, id.as_str()).await? {
+                errors.push(RowError {
+                    row: row.line,
+                    column: "身份证号".into(),
+                    message: "该身份证号已登记".into(),
+                });
+            }
+        }
+    }
+    if !errors.is_empty() {
+        tx.rollback().await?;
+        return Err(rejected(&errors));
+    }
+    for row in &rows {
+        let (b, new_b) = store::ensure_child(
             &mut tx,
             compound,
             &node(
@@ -199,7 +216,7 @@ pub async fn import(
             now,
         )
         .await?;
-        let parent = match &row.entrance {
+        let (parent, new_e) = match &row.entrance {
             Some(e) => {
                 store::ensure_child(
                     &mut tx,
@@ -209,33 +226,18 @@ pub async fn import(
                 )
                 .await?
             }
-            None => b.clone(),
+            None => (b.clone(), false),
         };
-        let h = store::ensure_child(
+        let (h, new_h) = store::ensure_child(
             &mut tx,
             &parent,
             &node(OrgKind::Household, &row.room, &format!("{}室", row.room)),
             now,
         )
         .await?;
-        created.insert(b.id.clone());
-        created.insert(parent.id.clone());
-        created.insert(h.id.clone());
-        match store::insert_resident(&mut tx, &ctx.cipher, &h, &row.resident, None, now).await {
-            Ok(_) => imported += 1,
-            Err(AppError::Validation(f)) => {
-                for (_, msgs) in f.0 {
-                    for m in msgs {
-                        errors.push(RowError {
-                            row: row.line,
-                            column: "身份证号".into(),
-                            message: m,
-                        });
-                    }
-                }
-            }
-            Err(e) => return Err(e),
-        }
+        created += [new_b, new_e, new_h].iter().filter(|c| **c).count();
+        store::insert_resident(&mut tx, &ctx.cipher, &h, &row.resident, None, now).await?;
+        imported += 1;
     }
     if !errors.is_empty() {
         tx.rollback().await?;
@@ -259,7 +261,7 @@ pub async fn import(
     tx.commit().await?;
     Ok(ImportReport {
         imported_residents: imported,
-        created_nodes: created.len(),
+        created_nodes: created,
         errors: vec![],
     })
 }

@@ -801,7 +801,7 @@ async fn xlsx_import_adds_households_and_residents() {
 }
 
 #[tokio::test]
-#[ignore = "bug: ImportReport.created_nodes counts every node a row touched (existing buildings and households included), not the nodes created (crates/org/src/xlsx.rs:221-223, 262)"]
+
 async fn xlsx_import_reports_created_nodes() {
     let app = spawn_app().await;
     let tok = app.token("community-zq").await;
@@ -903,7 +903,7 @@ async fn xlsx_import_of_an_id_already_registered_rolls_back() {
 }
 
 #[tokio::test]
-#[ignore = "bug: on PostgreSQL the unique violation of row 2 aborts the transaction; the loop goes on and the next row's SELECT fails with 25P02, answered as 500 (crates/org/src/xlsx.rs:224-236); passes on SQLite"]
+
 async fn xlsx_import_of_an_id_already_registered_then_more_rows() {
     // As above, but good rows follow the duplicate: on PostgreSQL the failed
     // INSERT aborts the transaction and the next row's SELECT fails.
