@@ -67,12 +67,26 @@ pub async fn upload(
         }
     }
     let (name, data) = file.ok_or_else(|| AppError::field("file", "请选择要上传的照片"))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(store_photo(&ctx, &p, &d, &name, data).await?),
+    ))
+}
+
+/// Checks and stores one photo on a demand the caller can see.
+pub async fn store_photo(
+    ctx: &Ctx,
+    p: &kernel::Principal,
+    d: &crate::store::DemandRow,
+    name: &str,
+    data: Vec<u8>,
+) -> AppResult<AttachmentView> {
     if data.len() > MAX_BYTES {
         return Err(AppError::PayloadTooLarge);
     }
     let mime = sniff(&data)
         .ok_or_else(|| AppError::field("file", "只能上传 JPEG、PNG 或 WebP 格式的照片"))?;
-    let filename: String = text::required(&name, 1, 200, "文件名")
+    let filename: String = text::required(name, 1, 200, "文件名")
         .unwrap_or_else(|_| "photo".into())
         .chars()
         .filter(|c| !matches!(c, '/' | '\\' | '"' | '\r' | '\n'))
@@ -90,6 +104,7 @@ pub async fn upload(
     }
     let aid = kernel::id::new_id();
     let now = ctx.now_ms();
+    let size = data.len() as i64;
     let mut tx = ctx.db.begin().await?;
     sqlx::query(
         "INSERT INTO attachments (id, demand_id, org_path, filename, mime, size, sha256, data, created_by, created_at)
@@ -100,9 +115,9 @@ pub async fn upload(
     .bind(d.org_path.as_str())
     .bind(&filename)
     .bind(mime)
-    .bind(data.len() as i64)
+    .bind(size)
     .bind(kernel::crypto::sha256_hex(&data))
-    .bind(data.clone())
+    .bind(data)
     .bind(&p.user_id)
     .bind(now)
     .execute(&mut *tx)
@@ -117,22 +132,19 @@ pub async fn upload(
             object_type: "demand",
             object_id: Some(&d.id),
             org_path: Some(d.org_path.as_str()),
-            detail: serde_json::json!({"attachment": aid, "size": data.len(), "mime": mime}),
+            detail: serde_json::json!({"attachment": aid, "size": size, "mime": mime}),
             ..Default::default()
         },
     )
     .await?;
     tx.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(AttachmentView {
-            url: format!("/api/v1/demands/{}/attachments/{aid}", d.id),
-            id: aid,
-            filename,
-            mime: mime.into(),
-            size: data.len() as i64,
-        }),
-    ))
+    Ok(AttachmentView {
+        url: format!("/api/v1/demands/{}/attachments/{aid}", d.id),
+        id: aid,
+        filename,
+        mime: mime.into(),
+        size,
+    })
 }
 
 pub async fn list(ctx: &Ctx, demand_id: &str) -> AppResult<Vec<AttachmentView>> {

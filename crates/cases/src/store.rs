@@ -461,3 +461,75 @@ pub async fn inbox(
         .map(demand_from)
         .collect())
 }
+
+/// Open, overdue and escalated counts of the demands under `path`.
+pub async fn unit_counts(db: &Db, path: &OrgPath) -> AppResult<(i64, i64, i64)> {
+    let r = sqlx::query(&format!(
+        "SELECT COUNT(*),
+                CAST(COALESCE(SUM(CASE WHEN overdue = 1 THEN 1 ELSE 0 END), 0) AS BIGINT),
+                CAST(COALESCE(SUM(CASE WHEN escalation_level > 0 THEN 1 ELSE 0 END), 0) AS BIGINT)
+         FROM demands WHERE status IN {OPEN_STATUSES} AND org_path >= $1 AND org_path < $2"
+    ))
+    .bind(path.as_str())
+    .bind(path.subtree_end())
+    .fetch_one(db.reader())
+    .await?;
+    Ok((r.get(0), r.get(1), r.get(2)))
+}
+
+/// Open demands in the subtrees that are overdue, or escalated to one of
+/// `levels` (the supervision board).
+pub async fn supervision(
+    db: &Db,
+    roots: &[OrgPath],
+    levels: &[String],
+    limit: i64,
+) -> AppResult<Vec<DemandRow>> {
+    if roots.is_empty() {
+        return Ok(vec![]);
+    }
+    let scope = org::store::scope_sql("org_path", roots.len(), 2);
+    let mut level_sql = String::from("1 = 0");
+    for i in 0..levels.len() {
+        level_sql.push_str(&format!(" OR escalated_to = ${}", 2 + 2 * roots.len() + i));
+    }
+    let sql = format!(
+        "SELECT {COLS} FROM demands WHERE status IN {OPEN_STATUSES} AND {scope} AND (overdue = 1 OR {level_sql})
+         ORDER BY escalation_level DESC, id DESC LIMIT $1"
+    );
+    let mut q = sqlx::query(&sql).bind(limit);
+    for r in roots {
+        q = q.bind(r.as_str().to_string()).bind(r.subtree_end());
+    }
+    for l in levels {
+        q = q.bind(l.clone());
+    }
+    Ok(q.fetch_all(db.reader())
+        .await?
+        .iter()
+        .map(demand_from)
+        .collect())
+}
+
+/// Staff who may handle demands at `path` (for the dispatch picker):
+/// holders of a case role on the path or one of its ancestors.
+pub async fn handlers_for(db: &Db, path: &OrgPath) -> AppResult<Vec<(String, String, String)>> {
+    let paths = path.ancestors_and_self();
+    let placeholders: Vec<String> = (1..=paths.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT DISTINCT g.user_id, u.display_name, g.role FROM role_grants g JOIN users u ON u.id = g.user_id
+         WHERE g.revoked_at IS NULL AND g.org_path IN ({}) AND g.role IN
+         ('butler', 'property_staff', 'property_manager', 'party_branch_secretary', 'party_group_leader', 'grid_worker', 'community_staff')
+         ORDER BY g.role, u.display_name",
+        placeholders.join(", ")
+    );
+    let mut q = sqlx::query(&sql);
+    for p in &paths {
+        q = q.bind(p.as_str().to_string());
+    }
+    Ok(q.fetch_all(db.reader())
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
+}

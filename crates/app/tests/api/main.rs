@@ -7,6 +7,8 @@ mod helpers;
 mod auth;
 mod bad_input;
 mod demands;
+mod flow_pages;
+mod mediation;
 mod org_registry;
 mod pages;
 mod privacy;

@@ -7,7 +7,7 @@ use reqwest::header::{CONTENT_TYPE, LOCATION, SET_COOKIE};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
 
-fn browser() -> Client {
+pub(crate) fn browser() -> Client {
     Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -16,7 +16,7 @@ fn browser() -> Client {
 }
 
 /// The value of the first `<input … name="{name}" value="…">` in the page.
-fn hidden(html: &str, name: &str) -> String {
+pub(crate) fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html
         .find(&marker)
@@ -26,7 +26,7 @@ fn hidden(html: &str, name: &str) -> String {
     html[start..end].to_string()
 }
 
-fn set_cookies(r: &Response) -> Vec<String> {
+pub(crate) fn set_cookies(r: &Response) -> Vec<String> {
     r.headers()
         .get_all(SET_COOKIE)
         .iter()
@@ -34,7 +34,7 @@ fn set_cookies(r: &Response) -> Vec<String> {
         .collect()
 }
 
-fn cookie_value(set_cookies: &[String], name: &str) -> Option<String> {
+pub(crate) fn cookie_value(set_cookies: &[String], name: &str) -> Option<String> {
     set_cookies.iter().find_map(|c| {
         c.split(';')
             .next()
@@ -44,7 +44,7 @@ fn cookie_value(set_cookies: &[String], name: &str) -> Option<String> {
     })
 }
 
-fn location(r: &Response) -> String {
+pub(crate) fn location(r: &Response) -> String {
     r.headers()
         .get(LOCATION)
         .unwrap_or_else(|| panic!("no Location on {}", r.status()))
@@ -53,29 +53,34 @@ fn location(r: &Response) -> String {
         .to_string()
 }
 
-fn is_html(r: &Response) -> bool {
+pub(crate) fn is_html(r: &Response) -> bool {
     r.headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"))
 }
 
-async fn get(app: &TestApp, c: &Client, path: &str) -> Response {
+pub(crate) async fn get(app: &TestApp, c: &Client, path: &str) -> Response {
     c.get(app.url(path)).send().await.unwrap()
 }
 
-async fn page(app: &TestApp, c: &Client, path: &str) -> (StatusCode, String) {
+pub(crate) async fn page(app: &TestApp, c: &Client, path: &str) -> (StatusCode, String) {
     let r = get(app, c, path).await;
     let s = r.status();
     (s, r.text().await.unwrap())
 }
 
-async fn post_form(app: &TestApp, c: &Client, path: &str, form: &[(&str, &str)]) -> Response {
+pub(crate) async fn post_form(
+    app: &TestApp,
+    c: &Client,
+    path: &str,
+    form: &[(&str, &str)],
+) -> Response {
     c.post(app.url(path)).form(form).send().await.unwrap()
 }
 
 /// GET /login, then POST the form with its CSRF token; the raw answer.
-async fn submit_login(
+pub(crate) async fn submit_login(
     app: &TestApp,
     c: &Client,
     login: &str,
@@ -100,7 +105,7 @@ async fn submit_login(
 }
 
 /// A browser logged in as `login`.
-async fn logged_in(app: &TestApp, login: &str) -> Client {
+pub(crate) async fn logged_in(app: &TestApp, login: &str) -> Client {
     let c = browser();
     let r = submit_login(app, &c, login, PASSWORD, "").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "login {login}");
@@ -108,7 +113,7 @@ async fn logged_in(app: &TestApp, login: &str) -> Client {
 }
 
 /// The session's CSRF token, as the forms on /me carry it.
-async fn form_csrf(app: &TestApp, c: &Client, path: &str) -> String {
+pub(crate) async fn form_csrf(app: &TestApp, c: &Client, path: &str) -> String {
     let (s, html) = page(app, c, path).await;
     assert_eq!(s, StatusCode::OK);
     let t = hidden(&html, "csrf");
@@ -296,11 +301,25 @@ async fn me_shows_own_demands_and_the_form() {
     assert!(html.contains("我要反映"));
     assert!(html.contains("action=\"/demands\""));
     assert!(html.contains("地下车库照明不亮") && html.contains("1号楼旁充电桩无法充电"));
+    // A neighbour's open demand may appear among "similar demands" (title
+    // and category only, to say 我也遇到), never in the resident's own list.
+    let own_list = &html[html.find("我反映的诉求").expect("own list")..];
     assert!(
-        !html.contains("2号楼垃圾箱满了没人清"),
-        "a neighbour's demand leaked"
+        !own_list.contains("2号楼垃圾箱满了没人清"),
+        "a neighbour's demand leaked into the own list"
     );
-    assert!(!html.contains("楼上洗衣机下水管道漏水"));
+    let similar = &html[..html.find("我反映的诉求").unwrap()];
+    if let Some(i) = similar.find("2号楼垃圾箱满了没人清") {
+        let around = &similar[i.saturating_sub(600)..(i + 600).min(similar.len())];
+        assert!(
+            !around.contains("李秀兰") && !around.contains("2号楼 1单元 101"),
+            "no person or household beside it"
+        );
+    }
+    assert!(
+        !html.contains("楼上洗衣机下水管道漏水"),
+        "another compound's demand"
+    );
     assert!(html.contains("新城壹号小区 1号楼 1单元 101室"));
     assert!(html.contains("樊一新"));
     // Staff have no /me; residents have no /work.

@@ -2,8 +2,12 @@
 //! read it in scope, record sessions, the outcome, follow-up visits, close.
 //! The procedures are public so the demo seeder and pages share them.
 
-use super::model::{self, MediationStatus, MediatorKind, NewOutcome, PartyInput, PartyRole, Step, MEDIATION_STAFF};
-use super::store::{self, FollowupRow, ListFilter, MediationRow, MediatorRow, PartyRow, SessionRow};
+use super::model::{
+    self, MediationStatus, MediatorKind, NewOutcome, PartyInput, PartyRole, Step, MEDIATION_STAFF,
+};
+use super::store::{
+    self, FollowupRow, ListFilter, MediationRow, MediatorRow, PartyRow, SessionRow,
+};
 use crate::flow;
 use crate::model::DemandStatus;
 use accounts::Auth;
@@ -397,7 +401,10 @@ pub async fn open_case(ctx: &Ctx, p: &Principal, b: &NewCaseBody) -> AppResult<M
             }
         },
         None => {
-            if named.is_none() && non_empty(&b.compound_id).is_none() && non_empty(&b.demand_id).is_none() {
+            if named.is_none()
+                && non_empty(&b.compound_id).is_none()
+                && non_empty(&b.demand_id).is_none()
+            {
                 errors.add("compound_id", "请选择小区,或关联一条纠纷类诉求");
             }
             named
@@ -443,7 +450,10 @@ pub async fn open_case(ctx: &Ctx, p: &Principal, b: &NewCaseBody) -> AppResult<M
                 Some(kind) => mediators.push((uid.clone(), kind)),
                 None => errors.add(
                     "mediators",
-                    format!("第 {} 位调解员不是负责该小区的党员、管家、物业或社区工作人员", i + 1),
+                    format!(
+                        "第 {} 位调解员不是负责该小区的党员、管家、物业或社区工作人员",
+                        i + 1
+                    ),
                 ),
             }
         }
@@ -526,9 +536,10 @@ pub async fn record_session(
     check_step(&m, Step::Session, b.version)?;
     let mut tx = ctx.db.begin().await?;
     store::advance(&mut tx, &m.id, m.version, m.status, m.status, now).await?;
-    let sid =
-        store::insert_session(&mut tx, &m.id, s.held_at, &s.place, &s.notes, &p.user_id, now)
-            .await?;
+    let sid = store::insert_session(
+        &mut tx, &m.id, s.held_at, &s.place, &s.notes, &p.user_id, now,
+    )
+    .await?;
     audit::record(
         &mut tx,
         ctx.db.backend(),
@@ -773,7 +784,11 @@ pub struct ListQuery {
 }
 
 /// Cases the caller may read, newest first, in the contract's list shape.
-pub async fn list_in_scope(ctx: &Ctx, p: &Principal, q: &ListQuery) -> AppResult<Page<MediationRow>> {
+pub async fn list_in_scope(
+    ctx: &Ctx,
+    p: &Principal,
+    q: &ListQuery,
+) -> AppResult<Page<MediationRow>> {
     let params = PageParams::parse(q.limit.as_deref(), q.cursor.as_deref())?;
     let mut errors = FieldErrors::new();
     let status = match non_empty(&q.status) {

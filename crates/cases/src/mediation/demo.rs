@@ -30,7 +30,7 @@ async fn upstairs(ctx: &Ctx, entrance: &NodeRow) -> AppResult<NodeRow> {
     }
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
-    let home = org::store::ensure_child(
+    let (home, _created) = org::store::ensure_child(
         &mut tx,
         entrance,
         &NewNode {

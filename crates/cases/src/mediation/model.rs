@@ -154,7 +154,11 @@ pub enum PartyRole {
 }
 
 impl PartyRole {
-    pub const ALL: [PartyRole; 3] = [PartyRole::Applicant, PartyRole::Respondent, PartyRole::Other];
+    pub const ALL: [PartyRole; 3] = [
+        PartyRole::Applicant,
+        PartyRole::Respondent,
+        PartyRole::Other,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -406,7 +410,9 @@ pub fn parse_moment(value: &str, now_ms: i64, label: &str) -> Result<i64, String
         return Err(format!("请填写{label}"));
     }
     if v.len() > 64 {
-        return Err(format!("{label}格式应为 RFC 3339,如 2026-11-29T09:00:00+08:00"));
+        return Err(format!(
+            "{label}格式应为 RFC 3339,如 2026-11-29T09:00:00+08:00"
+        ));
     }
     let ms = clock::from_rfc3339(v)
         .ok_or_else(|| format!("{label}格式应为 RFC 3339,如 2026-11-29T09:00:00+08:00"))?;
@@ -539,7 +545,11 @@ pub fn demand_close_note(outcome: &NewOutcome) -> String {
         OutcomeKind::Agreement => {
             let text = outcome.agreement_text.as_deref().unwrap_or("");
             let short: String = text.chars().take(200).collect();
-            let more = if text.chars().count() > 200 { "…" } else { "" };
+            let more = if text.chars().count() > 200 {
+                "…"
+            } else {
+                ""
+            };
             format!("经调解达成协议:{short}{more}")
         }
         k => match outcome.note.as_deref() {
@@ -702,15 +712,15 @@ mod tests {
             parse_moment("", NOW, "调解时间").unwrap_err(),
             "请填写调解时间"
         );
-        let s = validate_session("2026-11-17T09:00:00+08:00", "3号楼楼下", "双方到场", NOW)
-            .unwrap();
+        let s =
+            validate_session("2026-11-17T09:00:00+08:00", "3号楼楼下", "双方到场", NOW).unwrap();
         assert_eq!(s.place, "3号楼楼下");
         let e = validate_session("nope", "", "", NOW).unwrap_err();
         for f in ["held_at", "place", "notes"] {
             assert!(e.0.contains_key(f), "{f}");
         }
-        let f = validate_followup("2026-11-17T09:00:00Z", "已修好,邻里和睦", Some(true), NOW)
-            .unwrap();
+        let f =
+            validate_followup("2026-11-17T09:00:00Z", "已修好,邻里和睦", Some(true), NOW).unwrap();
         assert_eq!(f.satisfied, Some(true));
         assert!(validate_followup("2026-11-17T09:00:00Z", "", None, NOW).is_err());
     }
@@ -729,11 +739,19 @@ mod tests {
             MediatorKind::of_roles(&[Role::StreetAdmin]),
             Some(MediatorKind::CommunityStaff)
         );
-        assert_eq!(MediatorKind::of_roles(&[Role::Resident, Role::Auditor]), None);
+        assert_eq!(
+            MediatorKind::of_roles(&[Role::Resident, Role::Auditor]),
+            None
+        );
         for r in MEDIATION_STAFF {
             assert!(MediatorKind::of_role(*r).is_some(), "{r:?}");
         }
-        for r in [Role::Resident, Role::GridWorker, Role::Auditor, Role::Expert] {
+        for r in [
+            Role::Resident,
+            Role::GridWorker,
+            Role::Auditor,
+            Role::Expert,
+        ] {
             assert!(!MEDIATION_STAFF.contains(&r));
         }
     }

@@ -322,10 +322,7 @@ pub async fn followups_of(db: &Db, mediation_id: &str) -> AppResult<Vec<Followup
 }
 
 pub fn version_conflict() -> AppError {
-    AppError::conflict(
-        "version_conflict",
-        "该调解已被他人更新,请刷新后重试",
-    )
+    AppError::conflict("version_conflict", "该调解已被他人更新,请刷新后重试")
 }
 
 /// Moves the case from (`expected_version`, `from`) to `to`, bumping the
@@ -502,7 +499,11 @@ pub async fn list(
             ph.join(", ")
         )
     };
-    let scope = org::store::scope_sql("m.org_path", roots.len(), first_household + households.len());
+    let scope = org::store::scope_sql(
+        "m.org_path",
+        roots.len(),
+        first_household + households.len(),
+    );
     let sql = format!(
         "SELECT {COLS} FROM {FROM}
          WHERE ($1 = '' OR m.id < $1) AND ($3 = '' OR m.status = $3) AND ($4 = '' OR m.demand_id = $4)
