@@ -330,6 +330,21 @@ pub async fn seed_if_empty(ctx: &Ctx) -> AppResult<bool> {
     let wang_home = s
         .node(Some(&xmz), OrgKind::Household, "08", "8号院")
         .await?;
+    let cz_group = s
+        .node(Some(&cz_village), OrgKind::Building, "G1", "一组")
+        .await?;
+    let cz_home = s
+        .node(Some(&cz_group), OrgKind::Household, "03", "3号院")
+        .await?;
+    s.resident(
+        &cz_home,
+        "刘福贵",
+        "13900000051",
+        None,
+        Tenure::Owner,
+        false,
+    )
+    .await?;
 
     let fan = s
         .resident(

@@ -250,7 +250,13 @@ pub async fn file_demand(ctx: &Ctx, p: &Principal, b: &NewDemandBody) -> AppResu
                 Some(n)
                     if n.kind == OrgKind::Household && p.covers(Role::CASE_STAFF, &n.org_path) =>
                 {
-                    (Some(n), Channel::Phone, None)
+                    // A grid worker found it on the round; other staff took a call.
+                    let channel = if p.covers(&[Role::GridWorker], &n.org_path) {
+                        Channel::Grid
+                    } else {
+                        Channel::Phone
+                    };
+                    (Some(n), channel, None)
                 }
                 _ => {
                     errors.add("household_id", "住户不存在或不在您的管辖范围内");

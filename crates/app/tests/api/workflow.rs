@@ -748,3 +748,68 @@ async fn categories_are_edited_by_admins_only() {
         assert!(v["fields"][f].is_array(), "{f}: {v}");
     }
 }
+
+#[tokio::test]
+async fn unrated_demands_count_as_configured() {
+    let app = spawn_app().await;
+    let resident = app.token("13800000001").await;
+    let id = file(&app, &resident, "garbage").await;
+    walk_to_closed(&app, &id).await;
+    app.clock.advance_ms(8 * 86_400_000);
+
+    // Default policy: left unrated (out of the rated count).
+    cases::flow::sweep(&app.ctx).await.unwrap();
+    assert!(cases::store::get_demand(&app.ctx.db, &id)
+        .await
+        .unwrap()
+        .unwrap()
+        .rating
+        .is_none());
+
+    // 默认满意: after the configured days, it counts as satisfied.
+    let mut ctx = app.ctx.clone();
+    ctx.settings = std::sync::Arc::new(kernel::Settings {
+        unrated_counts_as_satisfied: true,
+        ..(*app.ctx.settings).clone()
+    });
+    let r = cases::flow::sweep(&ctx).await.unwrap();
+    assert!(r.default_rated >= 1);
+    let d = cases::store::get_demand(&app.ctx.db, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    let rating = d.rating.expect("default rating");
+    assert_eq!(
+        (rating.satisfaction, rating.source.as_str()),
+        (5, "default")
+    );
+}
+
+#[tokio::test]
+async fn grid_workers_file_through_the_grid_channel() {
+    let app = spawn_app().await;
+    let community = app.token("community-zq").await;
+    let hh = app.node_id(XC_101).await;
+    let (s, v) = app
+        .post("/api/v1/demands", &community, json!({"category": "sanitation", "title": "楼道堆物", "description": "楼道里堆满了杂物", "household_id": hh}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(v["channel"], "phone");
+    let grid = app.token("grid-cz").await;
+    let (s, _) = app
+        .post("/api/v1/demands", &grid, json!({"category": "sanitation", "title": "楼道堆物", "description": "楼道里堆满了杂物", "household_id": hh}))
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not in the grid worker's area"
+    );
+    let home = app
+        .node_id("/141100/141124/141124102/141124102200/G1/03/")
+        .await;
+    let (s, v) = app
+        .post("/api/v1/demands", &grid, json!({"category": "sanitation", "title": "村道垃圾", "description": "村口垃圾堆放多日", "household_id": home}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["channel"], "grid");
+}
