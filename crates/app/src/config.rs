@@ -37,6 +37,7 @@ pub struct FileConfig {
     pub reopen_days: Option<i64>,
     pub unrated_days: Option<i64>,
     pub unrated_counts_as_satisfied: Option<bool>,
+    pub office_hours: Option<String>,
 }
 
 /// The flags every command shares (each also `LIANXIN_*` in the environment).
@@ -78,6 +79,7 @@ pub struct Config {
     pub reopen_days: i64,
     pub unrated_days: i64,
     pub unrated_counts_as_satisfied: bool,
+    pub office_hours: Vec<(u32, u32)>,
 }
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
@@ -101,6 +103,7 @@ impl Config {
             reopen_days: 7,
             unrated_days: 7,
             unrated_counts_as_satisfied: false,
+            office_hours: vec![(510, 720), (870, 1080)],
         }
     }
 
@@ -117,7 +120,7 @@ impl Config {
         });
         if let Some(path) = path {
             let f = read_file(&path)?;
-            c.apply_file(f);
+            c.apply_file(f)?;
         }
         if let Some(v) = &args.addr {
             c.addr = v.clone();
@@ -137,7 +140,7 @@ impl Config {
         Ok(c)
     }
 
-    fn apply_file(&mut self, f: FileConfig) {
+    fn apply_file(&mut self, f: FileConfig) -> Result<(), String> {
         if let Some(v) = f.addr {
             self.addr = v;
         }
@@ -177,6 +180,11 @@ impl Config {
         if let Some(v) = f.unrated_counts_as_satisfied {
             self.unrated_counts_as_satisfied = v;
         }
+        if let Some(v) = f.office_hours {
+            self.office_hours = kernel::calendar::parse_office_hours(&v)
+                .map_err(|e| format!("office_hours: {e}"))?;
+        }
+        Ok(())
     }
 
     pub fn settings(&self) -> kernel::Settings {
@@ -190,6 +198,7 @@ impl Config {
             reopen_days: self.reopen_days,
             unrated_days: self.unrated_days,
             unrated_counts_as_satisfied: self.unrated_counts_as_satisfied,
+            office_hours: self.office_hours.clone(),
         }
     }
 }
@@ -257,6 +266,7 @@ mod tests {
             "reopen_days",
             "unrated_days",
             "unrated_counts_as_satisfied",
+            "office_hours",
         ] {
             assert!(
                 template.contains(&format!("{key} = ")),

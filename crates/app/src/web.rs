@@ -22,6 +22,7 @@ pub fn router(ctx: Ctx, max_body_bytes: usize) -> Router {
         .merge(cases::pages::routes())
         .merge(cases::insight_api::routes())
         .merge(cases::mediation::api::routes())
+        .merge(cases::mediation::pages::routes())
         .route("/", get(home))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(crate::metrics::render))

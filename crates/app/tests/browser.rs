@@ -75,6 +75,10 @@ async fn a_demand_from_filing_to_rating_in_the_browser() {
     let app = spawn_app().await;
     let driver = wd::Driver::start(&chromedriver).await;
     let mut b = driver.new_session(&chromium).await;
+    if let Err(e) = b.set_viewport(MOBILE, true).await {
+        b.quit().await;
+        panic!("cannot size the browser to a phone: {e}");
+    }
     let shots = screenshot_dir();
     let outcome = demand_flow(&mut b, &app, &shots).await;
     if let Err(e) = outcome {
@@ -107,6 +111,7 @@ async fn demand_flow(b: &mut wd::Session, app: &TestApp, shots: &Path) -> Res<()
     let mobile = Some(MOBILE);
 
     // 1. The resident logs in and files a demand on /me.
+    step("resident 13800000001 files a demand on /me");
     login(b, app, RESIDENT, "/me").await?;
     b.expect_text("h1", "我的诉求").await?;
     b.screenshot(shots, "demand-01-resident-home", mobile)
@@ -139,9 +144,12 @@ async fn demand_flow(b: &mut wd::Session, app: &TestApp, shots: &Path) -> Res<()
     let mine = b.section_link("我反映的诉求", title).await?;
     b.expect_text_in(&mine, "已提交").await?;
     b.screenshot(shots, "demand-03-filed", mobile).await?;
+    b.scroll_to(&mine).await?;
+    b.screenshot(shots, "demand-03b-my-demands", mobile).await?;
     logout(b).await?;
 
     // 2. The community accepts it and dispatches it by auto-routing.
+    step("community-zq accepts and dispatches it (auto-route)");
     login(b, app, COMMUNITY, "/work").await?;
     b.expect_text("h1", "工作台").await?;
     let link = b.link_in_main(title).await?;
@@ -166,6 +174,7 @@ async fn demand_flow(b: &mut wd::Session, app: &TestApp, shots: &Path) -> Res<()
     logout(b).await?;
 
     // 3. The butler finds it in the inbox, starts it and resolves it.
+    step("butler-xc starts and resolves it from the /work inbox");
     login(b, app, BUTLER, "/work").await?;
     let inbox = b.section_link("待办", title).await?;
     b.expect_text_in(&inbox, "已派遣").await?;
@@ -183,6 +192,7 @@ async fn demand_flow(b: &mut wd::Session, app: &TestApp, shots: &Path) -> Res<()
     logout(b).await?;
 
     // 4. The community verifies the work and closes the case.
+    step("community-zq verifies and closes it");
     login(b, app, COMMUNITY, "/work").await?;
     let link = b.link_in_main(title).await?;
     b.expect_text_in(&link, "已反馈").await?;
@@ -193,12 +203,17 @@ async fn demand_flow(b: &mut wd::Session, app: &TestApp, shots: &Path) -> Res<()
     logout(b).await?;
 
     // 5. The resident sees it closed and rates it.
+    step("the resident rates it");
     login(b, app, RESIDENT, "/me").await?;
     let mine = b.section_link("我反映的诉求", title).await?;
     b.expect_text_in(&mine, "已结案").await?;
     b.click_link(&mine).await?;
     b.expect_text("h1", title).await?;
     b.expect_text("main", "回访评价").await?;
+    eprintln!(
+        "  before rating the resident is offered {}",
+        offered_actions(b).await?
+    );
     let five = b
         .wait_for("form[action$=\"/rate\"] input[name=\"satisfaction\"][value=\"5\"]")
         .await?;
@@ -217,6 +232,8 @@ async fn demand_flow(b: &mut wd::Session, app: &TestApp, shots: &Path) -> Res<()
         "管家来得很快,修得也好,谢谢!",
     )
     .await?;
+    let card = b.section("回访评价").await?;
+    b.scroll_to(&card).await?;
     b.screenshot(shots, "demand-09-rating-form", mobile).await?;
     b.click_and_load("form[action$=\"/rate\"] button[type=\"submit\"]")
         .await?;
@@ -226,17 +243,28 @@ async fn demand_flow(b: &mut wd::Session, app: &TestApp, shots: &Path) -> Res<()
     if b.find("form[action$=\"/rate\"]").await?.is_some() {
         return Err("the rating form is still offered after rating".into());
     }
+    eprintln!(
+        "  after rating the resident is offered {}",
+        offered_actions(b).await?
+    );
+    let card = b.section("回访评价").await?;
+    b.scroll_to(&card).await?;
     b.screenshot(shots, "demand-10-rated", mobile).await?;
     logout(b).await?;
 
     // 6. The staff workbench on a desktop.
-    b.set_window(DESKTOP).await?;
+    step("the staff workbench at 1440×900");
+    b.set_viewport(DESKTOP, false).await?;
     login(b, app, COMMUNITY, "/work").await?;
     let link = b.link_in_main(title).await?;
     b.expect_text_in(&link, "已结案").await?;
     b.screenshot(shots, "demand-11-work-desktop", Some(DESKTOP))
         .await?;
     Ok(())
+}
+
+fn step(what: &str) {
+    eprintln!("step: {what}");
 }
 
 /// Logs in on /login by typing, and expects to land on `home`.
@@ -272,6 +300,7 @@ async fn expect_status(b: &mut wd::Session, label: &str) -> Res<()> {
 async fn act(b: &mut wd::Session, action: &str, label: &str, note: Option<&str>) -> Res<()> {
     let form = format!("form.action-form:has(input[name=\"action\"][value=\"{action}\"])");
     b.wait_for(&form).await?;
+    eprintln!("  {label}: offered {}", offered_actions(b).await?);
     let folded = b
         .exec(
             "const d = document.querySelector(arguments[0]).closest('details'); \
@@ -310,6 +339,19 @@ async fn act(b: &mut wd::Session, action: &str, label: &str, note: Option<&str>)
     Ok(())
 }
 
+/// The demand page's actions as a person sees them: `[primary]`, `(folded)`.
+async fn offered_actions(b: &wd::Session) -> Res<String> {
+    let v = b
+        .exec(
+            "return [...document.querySelectorAll('form.action-form')].map(f => { \
+               const label = f.querySelector('button[type=submit]').textContent.trim(); \
+               return f.closest('details') ? '(' + label + ')' : '[' + label + ']'; }).join(' ');",
+            json!([]),
+        )
+        .await?;
+    Ok(v.as_str().unwrap_or("").to_string())
+}
+
 /// A tiny WebDriver client over chromedriver's HTTP API.
 mod wd {
     use super::{base64_decode, png_size, Res, WAIT};
@@ -320,7 +362,7 @@ mod wd {
     use std::process::{Child, Command, Stdio};
     use std::time::{Duration, Instant};
 
-    const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f17a8c2ec2b";
+    const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
     /// A running chromedriver; shut down (with its browsers) on drop.
     pub struct Driver {
@@ -432,6 +474,7 @@ mod wd {
                 http: self.http.clone(),
                 base: format!("{}/session/{id}", self.base),
                 pages_checked: 0,
+                viewport: None,
                 quit: false,
             }
         }
@@ -477,6 +520,7 @@ mod wd {
         http: reqwest::Client,
         base: String,
         pub pages_checked: usize,
+        viewport: Option<(u32, u32)>,
         quit: bool,
     }
 
@@ -580,6 +624,18 @@ mod wd {
             self.post(&format!("/element/{}/click", el.0), json!({}))
                 .await
                 .map(drop)
+        }
+
+        /// Scrolls so that `el` starts at the top of the viewport.
+        pub async fn scroll_to(&self, el: &El) -> Res<()> {
+            let mut arg = serde_json::Map::new();
+            arg.insert(ELEMENT_KEY.into(), Value::String(el.0.clone()));
+            self.exec(
+                "arguments[0].scrollIntoView({block: 'start'}); window.scrollBy(0, -16);",
+                json!([arg]),
+            )
+            .await
+            .map(drop)
         }
 
         pub async fn text(&self, el: &El) -> Res<String> {
@@ -720,6 +776,19 @@ mod wd {
             .await
         }
 
+        /// Polls (10 s) for the card (`main section`) whose heading starts
+        /// with `heading`.
+        pub async fn section(&self, heading: &str) -> Res<El> {
+            self.find_by_script(
+                &format!("a card headed {heading:?}"),
+                "return [...document.querySelectorAll('main section')]\
+                 .find(s => { const h = s.querySelector('h2'); \
+                   return h && h.textContent.trim().startsWith(arguments[0]); }) || null;",
+                json!([heading]),
+            )
+            .await
+        }
+
         async fn find_by_script(&self, what: &str, script: &str, args: Value) -> Res<El> {
             let deadline = Instant::now() + WAIT;
             loop {
@@ -761,7 +830,8 @@ for (const e of performance.getEntriesByType('resource')) {
       && typeof e.responseStatus === 'number' && e.responseStatus >= 400)
     problems.push('failed request ' + u.pathname + ' (HTTP ' + e.responseStatus + ')');
 }
-return {problems, status, title: document.title, sheets: document.styleSheets.length};
+return {problems, status, title: document.title, sheets: document.styleSheets.length,
+        viewport: [window.innerWidth, window.innerHeight]};
 "#,
                     json!([]),
                 )
@@ -774,6 +844,16 @@ return {problems, status, title: document.title, sheets: document.styleSheets.le
                         .collect()
                 })
                 .unwrap_or_default();
+            if let Some((w, h)) = self.viewport {
+                // A layout wider than the phone means a missing or broken
+                // <meta name="viewport"> (or content that overflows).
+                if v["viewport"] != json!([w, h]) {
+                    problems.push(format!(
+                        "viewport is {} CSS px, expected [{w},{h}]",
+                        v["viewport"]
+                    ));
+                }
+            }
             for entry in self.browser_log().await {
                 let level = entry["level"].as_str().unwrap_or("");
                 let msg = entry["message"].as_str().unwrap_or("");
@@ -801,13 +881,22 @@ return {problems, status, title: document.title, sheets: document.styleSheets.le
                 .unwrap_or_default()
         }
 
-        pub async fn set_window(&self, (w, h): (u32, u32)) -> Res<()> {
+        /// Sizes the window and the page's viewport to `w`×`h` CSS pixels.
+        /// Headless Chromium keeps windows at least 500 px wide and takes
+        /// ~140 px of the height for (invisible) browser chrome, so the
+        /// viewport is pinned with DevTools' device-metrics override; `mobile`
+        /// also makes the page honour `<meta name="viewport">` like a phone.
+        pub async fn set_viewport(&mut self, (w, h): (u32, u32), mobile: bool) -> Res<()> {
             self.post("/window/rect", json!({"width": w, "height": h}))
                 .await?;
-            let inner = self
-                .exec("return [window.innerWidth, window.innerHeight];", json!([]))
-                .await?;
-            eprintln!("window {w}×{h}, viewport {inner}");
+            self.post(
+                "/goog/cdp/execute",
+                json!({"cmd": "Emulation.setDeviceMetricsOverride", "params": {
+                    "width": w, "height": h, "deviceScaleFactor": 1, "mobile": mobile,
+                }}),
+            )
+            .await?;
+            self.viewport = Some((w, h));
             Ok(())
         }
 

@@ -79,6 +79,10 @@ pub struct TransitionInput {
     /// accept / dispatch: re-classify the urgency.
     #[serde(default)]
     pub urgency: Option<String>,
+    /// Photos already uploaded to this demand that belong to this step
+    /// (e.g. the repaired pipe on resolve).
+    #[serde(default)]
+    pub attachments: Option<Vec<String>>,
 }
 
 fn refusal(r: Refusal) -> AppError {
@@ -244,6 +248,25 @@ pub async fn transition(
     let expected_version = d.version;
     let mut detail = json!({});
     let mut co_assignees: Vec<String> = Vec::new();
+    if let Some(ids) = &input.attachments {
+        let mut linked = Vec::new();
+        for a in ids {
+            let aid = kernel::id::parse_id(a)
+                .ok_or_else(|| AppError::field("attachments", "照片不存在"))?;
+            let n: i64 =
+                sqlx::query("SELECT COUNT(*) FROM attachments WHERE id = $1 AND demand_id = $2")
+                    .bind(&aid)
+                    .bind(&d.id)
+                    .fetch_one(ctx.db.reader())
+                    .await?
+                    .get(0);
+            if n == 0 {
+                return Err(AppError::field("attachments", "照片不存在或不属于该诉求"));
+            }
+            linked.push(aid);
+        }
+        detail["attachments"] = json!(linked);
+    }
 
     if let Some(u) = input.urgency.as_deref().filter(|s| !s.is_empty()) {
         if !matches!(action, Action::Accept | Action::Dispatch) {

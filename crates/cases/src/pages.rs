@@ -559,6 +559,8 @@ struct DemandPage {
     handlers: Vec<Choice>,
     merge_targets: Vec<Choice>,
     can_rate: bool,
+    /// Staff may open a mediation from this 纠纷 demand.
+    can_mediate: bool,
     rating: Option<String>,
     back: &'static str,
     error: Option<String>,
@@ -694,6 +696,7 @@ async fn demand_page_for(
             name: a.filename,
         })
         .collect();
+    let can_mediate = crate::mediation::pages::may_open_from(ctx, p, &d).await?;
     let description = d.description.clone();
     let location = d.location.clone().unwrap_or_default();
     let title = d.title.clone();
@@ -728,6 +731,7 @@ async fn demand_page_for(
         handlers,
         merge_targets,
         can_rate,
+        can_mediate,
         rating,
         back: if p.is_staff() { "/work" } else { "/me" },
         error,

@@ -77,6 +77,41 @@ pub const CHINA_2026: &[(&str, DayKind)] = {
     ]
 };
 
+/// Parses "08:30-12:00,14:30-18:00" into office periods (checked the same
+/// way as [`WorkingCalendar::new`]).
+pub fn parse_office_hours(text: &str) -> Result<Vec<(u32, u32)>, String> {
+    let minutes = |t: &str| -> Result<u32, String> {
+        let (h, m) = t
+            .trim()
+            .split_once(':')
+            .ok_or_else(|| format!("bad time {t:?}, expected HH:MM"))?;
+        let (h, m): (u32, u32) = (
+            h.parse().map_err(|_| format!("bad hour in {t:?}"))?,
+            m.parse().map_err(|_| format!("bad minute in {t:?}"))?,
+        );
+        if h > 24 || m > 59 || (h == 24 && m > 0) {
+            return Err(format!("bad time {t:?}"));
+        }
+        Ok(h * 60 + m)
+    };
+    let periods = text
+        .split(',')
+        .map(|p| {
+            let (a, b) = p
+                .split_once('-')
+                .ok_or_else(|| format!("bad period {p:?}, expected HH:MM-HH:MM"))?;
+            Ok((minutes(a)?, minutes(b)?))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    WorkingCalendar::new(
+        OfficeHours {
+            periods: periods.clone(),
+        },
+        [],
+    )
+    .map(|_| periods)
+}
+
 /// Office hours plus dated overrides; the weekday rule covers every other day.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WorkingCalendar {
@@ -267,6 +302,33 @@ impl WorkingCalendar {
         match basis {
             LimitBasis::Natural => start_ms.saturating_add(minutes.saturating_mul(MIN_MS)),
             LimitBasis::Working => self.add_working_minutes(start_ms, minutes),
+        }
+    }
+}
+
+#[cfg(test)]
+mod office_hours_tests {
+    use super::parse_office_hours;
+
+    #[test]
+    fn office_hours_parse() {
+        assert_eq!(
+            parse_office_hours("08:30-12:00,14:30-18:00").unwrap(),
+            vec![(510, 720), (870, 1080)]
+        );
+        assert_eq!(
+            parse_office_hours("09:00-17:30").unwrap(),
+            vec![(540, 1050)]
+        );
+        for bad in [
+            "",
+            "9-17",
+            "12:00-08:00",
+            "08:00-12:00,11:00-13:00",
+            "25:00-26:00",
+            "08:60-09:00",
+        ] {
+            assert!(parse_office_hours(bad).is_err(), "{bad}");
         }
     }
 }

@@ -26,6 +26,8 @@ pub struct Settings {
     pub unrated_days: i64,
     /// … counts as satisfied (the 12345 默认满意 practice) or is left out.
     pub unrated_counts_as_satisfied: bool,
+    /// Office periods (minutes since local midnight) for working-time limits.
+    pub office_hours: Vec<(u32, u32)>,
 }
 
 impl Default for Settings {
@@ -40,6 +42,7 @@ impl Default for Settings {
             reopen_days: 7,
             unrated_days: 7,
             unrated_counts_as_satisfied: false,
+            office_hours: vec![(510, 720), (870, 1080)],
         }
     }
 }

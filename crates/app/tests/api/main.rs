@@ -15,4 +15,5 @@ mod privacy;
 mod rates;
 mod scope;
 mod storage;
+mod transition_table;
 mod workflow;

@@ -655,6 +655,30 @@ async fn photos_are_checked_and_stay_in_scope() {
     let (s, v) = upload(png.clone(), "leak.png", resident.clone()).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let url = v["url"].as_str().unwrap().to_string();
+    let photo_id = v["id"].as_str().unwrap().to_string();
+    // A step can carry the photo: it is recorded on that event.
+    let (s, v) = act(
+        &app,
+        &resident,
+        &id,
+        json!({"action": "comment", "note": "补充照片", "attachments": [photo_id]}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let last = v["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["detail"]["attachments"][0], photo_id.as_str());
+    let (s, _) = act(
+        &app,
+        &resident,
+        &id,
+        json!({"action": "comment", "note": "x", "attachments": [kernel::id::new_id()]}),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a photo of another demand or none"
+    );
     let r = app
         .client
         .get(app.url(&url))

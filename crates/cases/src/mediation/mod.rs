@@ -5,10 +5,11 @@
 //! demand of kind 纠纷, and an agreement or referral closes that demand.
 //!
 //! `model` holds the pure rules, `store` the SQL, `api` the routes under
-//! `/api/v1/mediation` and the procedures they call, `demo` the seed page's
-//! case for the demo world.
+//! `/api/v1/mediation` and the procedures they call, `pages` the web pages
+//! under `/mediation`, `demo` the seed page's case for the demo world.
 
 pub mod api;
 pub mod demo;
 pub mod model;
+pub mod pages;
 pub mod store;
