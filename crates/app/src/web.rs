@@ -87,12 +87,16 @@ struct ErrorPage {
 async fn html_errors(req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let query = req.uri().query().map(str::to_string);
-    let wants_page = !path.starts_with("/api/")
-        && !path.starts_with("/open311/")
-        && path != "/metrics"
-        && path != "/healthz"
-        && req.method() == axum::http::Method::GET
-        || (req.method() == axum::http::Method::POST && !path.starts_with("/api/"));
+    // Pages are everything outside the machine interfaces.
+    let machine = path.starts_with("/api/")
+        || path.starts_with("/open311/")
+        || path == "/metrics"
+        || path == "/healthz";
+    let wants_page = !machine
+        && matches!(
+            *req.method(),
+            axum::http::Method::GET | axum::http::Method::POST
+        );
     let (parts, body) = req.into_parts();
     let lang = kernel::web::lang_of(&parts);
     let resp = next.run(Request::from_parts(parts, body)).await;

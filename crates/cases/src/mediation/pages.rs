@@ -91,12 +91,16 @@ fn shown(rfc3339: &str) -> String {
 /// model to refuse with its message.
 pub fn local_to_rfc3339(value: &str) -> String {
     let v = value.trim().replacen(' ', "T", 1);
-    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%.f"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(&v, f).ok())
-        .and_then(|t| shanghai().from_local_datetime(&t).single())
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false))
-        .unwrap_or_else(|| value.trim().to_string())
+    [
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S%.f",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(&v, f).ok())
+    .and_then(|t| shanghai().from_local_datetime(&t).single())
+    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false))
+    .unwrap_or_else(|| value.trim().to_string())
 }
 
 /// Now in Beijing as a `datetime-local` value, the forms' default.
@@ -228,8 +232,7 @@ async fn compounds_in_scope(ctx: &Ctx, p: &Principal) -> AppResult<Vec<(String, 
 /// The households of a compound, labelled "3号楼 1单元 401室".
 async fn households_of(ctx: &Ctx, compound: &OrgPath) -> AppResult<Vec<(String, String)>> {
     let nodes =
-        org::store::subtree_page(&ctx.db, std::slice::from_ref(compound), None, None, 5000)
-            .await?;
+        org::store::subtree_page(&ctx.db, std::slice::from_ref(compound), None, None, 5000).await?;
     let names: HashMap<&str, &str> = nodes
         .iter()
         .map(|n| (n.org_path.as_str(), n.name.as_str()))
@@ -568,7 +571,8 @@ async fn render_case(
         form.kind.clone()
     };
     let page = CasePage {
-        shell: Shell::new(lang, "mediation.title", "mediation", Some(p)).with_title(m.title.clone()),
+        shell: Shell::new(lang, "mediation.title", "mediation", Some(p))
+            .with_title(m.title.clone()),
         id: m.id.clone(),
         title: m.title.clone(),
         status: m.status.as_str(),
