@@ -65,7 +65,22 @@ fn dummy_hash() -> &'static str {
 
 /// The login procedure: lockout, password check on the blocking pool,
 /// failure counting, session creation, audit.
-pub async fn login(ctx: &Ctx, login: &str, password: &str, kind: &str) -> AppResult<LoginOutcome> {
+pub async fn login(
+    ctx: &Ctx,
+    login: &str,
+    password: &str,
+    kind: &str,
+    client: &str,
+) -> AppResult<LoginOutcome> {
+    if let Err(secs) = ctx
+        .limits
+        .login
+        .check(&format!("login:{client}"), ctx.now_ms())
+    {
+        return Err(AppError::TooManyRequests {
+            retry_after_secs: secs,
+        });
+    }
     let mut errors = FieldErrors::new();
     if login.trim().is_empty() || login.chars().count() > 64 {
         errors.add("login", "请输入手机号或账号(不超过 64 个字符)");
@@ -189,6 +204,7 @@ pub async fn login(ctx: &Ctx, login: &str, password: &str, kind: &str) -> AppRes
 
 async fn login_api(
     State(ctx): State<Ctx>,
+    kernel::web::ClientAddr(client): kernel::web::ClientAddr,
     Json(body): Json<LoginBody>,
 ) -> AppResult<JsonOut<LoginAnswer>> {
     if let Some(t) = &body.totp {
@@ -196,7 +212,7 @@ async fn login_api(
             return Err(AppError::field("totp", "动态口令格式不正确"));
         }
     }
-    let out = login(&ctx, &body.login, &body.password, "api").await?;
+    let out = login(&ctx, &body.login, &body.password, "api", &client).await?;
     Ok(JsonOut(LoginAnswer {
         token: out.token,
         expires_at: kernel::clock::to_rfc3339(out.expires_at_ms),

@@ -116,6 +116,7 @@ struct LoginForm {
 async fn login_submit(
     State(ctx): State<Ctx>,
     lang: Lang,
+    kernel::web::ClientAddr(client): kernel::web::ClientAddr,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
@@ -132,7 +133,7 @@ async fn login_submit(
     if cookie_token.is_empty() || !session::constant_eq(&cookie_token, &f.csrf) {
         return login_form(&ctx, lang, Some(lang.t("error.csrf").into()), f.login, next);
     }
-    match crate::api::login(&ctx, &f.login, &f.password, "web").await {
+    match crate::api::login(&ctx, &f.login, &f.password, "web", &client).await {
         Ok(out) => {
             let to = if next.is_empty() {
                 if out
@@ -159,6 +160,13 @@ async fn login_submit(
             }
             resp
         }
+        Err(AppError::TooManyRequests { .. }) => login_form(
+            &ctx,
+            lang,
+            Some(lang.t("login.too_many").into()),
+            f.login,
+            next,
+        ),
         Err(AppError::Locked { .. }) => login_form(
             &ctx,
             lang,

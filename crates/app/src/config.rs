@@ -38,6 +38,8 @@ pub struct FileConfig {
     pub unrated_days: Option<i64>,
     pub unrated_counts_as_satisfied: Option<bool>,
     pub office_hours: Option<String>,
+    pub login_rate_per_minute: Option<u32>,
+    pub intake_rate_per_minute: Option<u32>,
 }
 
 /// The flags every command shares (each also `LIANXIN_*` in the environment).
@@ -80,6 +82,8 @@ pub struct Config {
     pub unrated_days: i64,
     pub unrated_counts_as_satisfied: bool,
     pub office_hours: Vec<(u32, u32)>,
+    pub login_rate_per_minute: u32,
+    pub intake_rate_per_minute: u32,
 }
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
@@ -104,6 +108,8 @@ impl Config {
             unrated_days: 7,
             unrated_counts_as_satisfied: false,
             office_hours: vec![(510, 720), (870, 1080)],
+            login_rate_per_minute: 30,
+            intake_rate_per_minute: 20,
         }
     }
 
@@ -180,6 +186,12 @@ impl Config {
         if let Some(v) = f.unrated_counts_as_satisfied {
             self.unrated_counts_as_satisfied = v;
         }
+        if let Some(v) = f.login_rate_per_minute {
+            self.login_rate_per_minute = v;
+        }
+        if let Some(v) = f.intake_rate_per_minute {
+            self.intake_rate_per_minute = v;
+        }
         if let Some(v) = f.office_hours {
             self.office_hours = kernel::calendar::parse_office_hours(&v)
                 .map_err(|e| format!("office_hours: {e}"))?;
@@ -199,6 +211,8 @@ impl Config {
             unrated_days: self.unrated_days,
             unrated_counts_as_satisfied: self.unrated_counts_as_satisfied,
             office_hours: self.office_hours.clone(),
+            login_rate_per_minute: self.login_rate_per_minute,
+            intake_rate_per_minute: self.intake_rate_per_minute,
         }
     }
 }
@@ -267,6 +281,8 @@ mod tests {
             "unrated_days",
             "unrated_counts_as_satisfied",
             "office_hours",
+            "login_rate_per_minute",
+            "intake_rate_per_minute",
         ] {
             assert!(
                 template.contains(&format!("{key} = ")),

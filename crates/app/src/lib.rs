@@ -98,6 +98,10 @@ pub fn context(db: Db, cipher: FieldCipher, clock: SharedClock, config: &Config)
         calendar: Arc::new(std::sync::RwLock::new(
             kernel::calendar::WorkingCalendar::china_default(),
         )),
+        limits: Arc::new(kernel::ratelimit::RateLimits::per_minute(
+            config.login_rate_per_minute,
+            config.intake_rate_per_minute,
+        )),
     }
 }
 

@@ -28,6 +28,8 @@ pub fn router(ctx: Ctx, max_body_bytes: usize) -> Router {
         .route("/metrics", get(crate::metrics::render))
         .route("/static/app.css", get(css))
         .route("/static/app.js", get(js))
+        .route("/static/icon.svg", get(icon))
+        .route("/favicon.ico", get(icon))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(from_fn(html_errors))
@@ -52,6 +54,7 @@ async fn not_found() -> AppError {
 
 const CSS: &str = include_str!("../static/app.css");
 const JS: &str = include_str!("../static/app.js");
+const ICON: &str = include_str!("../static/icon.svg");
 
 fn asset(body: &'static str, mime: &'static str) -> Response {
     (
@@ -73,6 +76,10 @@ async fn css() -> Response {
 
 async fn js() -> Response {
     asset(JS, "text/javascript; charset=utf-8")
+}
+
+async fn icon() -> Response {
+    asset(ICON, "image/svg+xml")
 }
 
 #[derive(Template)]

@@ -215,6 +215,15 @@ pub struct NewDemandBody {
 /// a resident's household (phone intake). Writes the demand, its first event
 /// and the audit row in one transaction.
 pub async fn file_demand(ctx: &Ctx, p: &Principal, b: &NewDemandBody) -> AppResult<DemandRow> {
+    if let Err(secs) = ctx
+        .limits
+        .intake
+        .check(&format!("intake:{}", p.user_id), ctx.now_ms())
+    {
+        return Err(AppError::TooManyRequests {
+            retry_after_secs: secs,
+        });
+    }
     let mut errors = FieldErrors::new();
     let new = match model::validate_new(
         &b.category,

@@ -603,7 +603,13 @@ async fn demand_page_for(
             actions.push(ActionForm {
                 action: a.as_str(),
                 label: lang.t(&format!("action.{}", a.as_str())),
-                primary: actions.is_empty(),
+                // The usual next step is the big button; reopening, notes and
+                // refusals never are.
+                primary: !actions.iter().any(|f: &ActionForm| f.primary)
+                    && !matches!(
+                        a,
+                        Action::Reopen | Action::Comment | Action::Reject | Action::Merge
+                    ),
                 needs_note: a.needs_note(),
                 confirm: matches!(a, Action::Reject | Action::Merge | Action::VerifyFail),
             });
@@ -663,23 +669,29 @@ async fn demand_page_for(
         && matches!(outcome, DemandStatus::Resolved | DemandStatus::Closed)
         && p.lives_at(&d.org_path);
     let rating = d.rating.as_ref().map(|r| {
-        format!(
-            "{} {}/5 · {} {} · {} {}",
-            lang.t("rating.satisfaction"),
-            r.satisfaction,
-            lang.t("rating.contacted"),
-            if r.contacted {
-                lang.t("common.yes")
+        let mut parts = vec![
+            format!(
+                "{}:{}",
+                lang.t("rating.satisfaction"),
+                lang.t(&format!("rating.level{}", r.satisfaction))
+            ),
+            lang.t(if r.contacted {
+                "rating.was_contacted"
             } else {
-                lang.t("common.no")
-            },
-            lang.t("rating.resolved"),
-            if r.resolved {
-                lang.t("common.yes")
+                "rating.not_contacted"
+            })
+            .to_string(),
+            lang.t(if r.resolved {
+                "rating.was_resolved"
             } else {
-                lang.t("common.no")
-            },
-        )
+                "rating.not_resolved"
+            })
+            .to_string(),
+        ];
+        if let Some(c) = &r.comment {
+            parts.push(format!("“{c}”"));
+        }
+        parts.join(" · ")
     });
     let assignee = match &d.assignee_user_id {
         Some(a) => accounts::store::principal_of(&ctx.db, a)

@@ -28,6 +28,10 @@ pub struct Settings {
     pub unrated_counts_as_satisfied: bool,
     /// Office periods (minutes since local midnight) for working-time limits.
     pub office_hours: Vec<(u32, u32)>,
+    /// Login attempts allowed per client address per minute (0 = no limit).
+    pub login_rate_per_minute: u32,
+    /// Demands one account may file per minute (0 = no limit).
+    pub intake_rate_per_minute: u32,
 }
 
 impl Default for Settings {
@@ -43,6 +47,8 @@ impl Default for Settings {
             unrated_days: 7,
             unrated_counts_as_satisfied: false,
             office_hours: vec![(510, 720), (870, 1080)],
+            login_rate_per_minute: 30,
+            intake_rate_per_minute: 20,
         }
     }
 }
@@ -55,6 +61,8 @@ pub struct Ctx {
     pub settings: Arc<Settings>,
     /// Office hours, holidays and 调休 days; reloaded when admins edit them.
     pub calendar: Arc<RwLock<WorkingCalendar>>,
+    /// Login and intake rate limits.
+    pub limits: Arc<crate::ratelimit::RateLimits>,
 }
 
 impl Ctx {

@@ -18,6 +18,7 @@ pub mod orgpath;
 pub mod page;
 pub mod personal;
 pub mod principal;
+pub mod ratelimit;
 pub mod shell;
 pub mod text;
 pub mod web;

@@ -167,3 +167,42 @@ async fn successful_logins_are_audited_with_a_place() {
     assert_eq!(row.get::<String, _>(0), "/141100/141102/141102003/");
     assert!(!row.get::<String, _>(1).contains(PASSWORD));
 }
+
+#[tokio::test]
+async fn logins_and_filings_are_rate_limited() {
+    let app = spawn_configured(true, |c| {
+        c.login_rate_per_minute = 3;
+        c.intake_rate_per_minute = 2;
+    })
+    .await;
+    for _ in 0..3 {
+        let _ = app.login_response("butler-xc", "wrong").await;
+    }
+    let r = app.login_response("13800000001", PASSWORD).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "per client address, whatever the account"
+    );
+    assert!(
+        r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<i64>()
+            .unwrap()
+            >= 1
+    );
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["code"], "too_many_requests");
+    app.clock.advance_ms(61_000);
+    let t = app.token("13800000001").await;
+
+    app.file_demand(&t, "限流一").await;
+    app.file_demand(&t, "限流二").await;
+    let before = app.count("demands").await;
+    let (s, _) = app
+        .post("/api/v1/demands", &t, serde_json::json!({"category": "leak", "title": "限流三", "description": "第三条在一分钟之内"}))
+        .await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(app.count("demands").await, before, "nothing written");
+}

@@ -95,6 +95,15 @@ pub async fn spawn_empty_app() -> TestApp {
 }
 
 async fn spawn_with(seed: bool) -> TestApp {
+    spawn_configured(seed, |_| {}).await
+}
+
+/// A test app with its configuration adjusted (rate limits are off unless
+/// a test turns them on: the manual clock never ends a window).
+pub async fn spawn_configured(
+    seed: bool,
+    adjust: impl FnOnce(&mut app::config::Config),
+) -> TestApp {
     let (database_url, dir, sqlite_file, pg_drop) = fresh_database().await;
     let db = app::open_database(&database_url)
         .await
@@ -102,6 +111,9 @@ async fn spawn_with(seed: bool) -> TestApp {
     let clock = Arc::new(ManualClock::new(kernel::clock::SystemClock.now_ms()));
     let mut config = app::config::Config::defaults();
     config.demo = true;
+    config.login_rate_per_minute = 0;
+    config.intake_rate_per_minute = 0;
+    adjust(&mut config);
     let ctx = app::context(
         db,
         FieldCipher::from_hex(TEST_KEY).unwrap(),

@@ -9,6 +9,7 @@ mod bad_input;
 mod demands;
 mod flow_pages;
 mod mediation;
+mod mediation_pages;
 mod org_registry;
 mod pages;
 mod privacy;

@@ -191,18 +191,15 @@ async fn other_compounds_and_communities_do_not_see_the_case() {
     assert_eq!(s, StatusCode::NOT_FOUND);
     // Nor may they record on it.
     let csrf = form_csrf(&app, &zq, "/mediation").await;
-    let r = post_form(
-        &app,
-        &zq,
-        &format!("{path}/close"),
-        &[("csrf", &csrf)],
-    )
-    .await;
+    let r = post_form(&app, &zq, &format!("{path}/close"), &[("csrf", &csrf)]).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(case_status(&app, &id).await, "agreed");
 
     let branch = logged_in(&app, "branch-fh").await;
-    for bad in ["/mediation/not-an-id", "/mediation/0195b4a2-0000-7000-8000-000000000000"] {
+    for bad in [
+        "/mediation/not-an-id",
+        "/mediation/0195b4a2-0000-7000-8000-000000000000",
+    ] {
         let (s, _) = page(&app, &branch, bad).await;
         assert_eq!(s, StatusCode::NOT_FOUND, "{bad}");
     }
@@ -227,7 +224,10 @@ async fn a_dispute_demand_is_mediated_from_its_page_to_an_agreement() {
     assert!(!html.contains("action=\"/mediation\""), "not for a leak");
     let me = logged_in(&app, "13800000003").await;
     let (_, html) = page(&app, &me, &demand_path).await;
-    assert!(!html.contains("action=\"/mediation\""), "not for the resident");
+    assert!(
+        !html.contains("action=\"/mediation\""),
+        "not for the resident"
+    );
 
     // Open it from the demand page.
     let (_, html) = page(&app, &property, &demand_path).await;
@@ -388,19 +388,16 @@ async fn a_dispute_demand_is_mediated_from_its_page_to_an_agreement() {
     let (s, html) = page(&app, &me, "/mediation").await;
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains(&format!("href=\"{path}\"")));
-    assert!(html.contains("href=\"/mediation\""), "the 调解 tab for residents");
+    assert!(
+        html.contains("href=\"/mediation\""),
+        "the 调解 tab for residents"
+    );
     let (s, html) = page(&app, &me, &path).await;
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains(agreement));
     assert!(!html.contains(&format!("action=\"{path}/")));
     let mcsrf = form_csrf(&app, &me, &path).await;
-    let r = post_form(
-        &app,
-        &me,
-        &format!("{path}/close"),
-        &[("csrf", &mcsrf)],
-    )
-    .await;
+    let r = post_form(&app, &me, &format!("{path}/close"), &[("csrf", &mcsrf)]).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text().await.unwrap().contains("您没有执行此操作的权限"));
     assert_eq!(case_status(&app, &id).await, "agreed");
@@ -414,7 +411,10 @@ async fn a_standalone_case_from_the_list_page() {
     let (_, html) = page(&app, &branch, "/mediation").await;
     assert!(html.contains("name=\"compound_id\""));
     assert!(html.contains("3号楼 1单元 401室"));
-    assert!(!html.contains("name=\"compound\""), "no picker for one compound");
+    assert!(
+        !html.contains("name=\"compound\""),
+        "no picker for one compound"
+    );
     let csrf = form_csrf(&app, &branch, "/mediation").await;
     let compound = app.node_id(FH).await;
     let before = app.count("mediations").await;
@@ -435,7 +435,10 @@ async fn a_standalone_case_from_the_list_page() {
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = r.text().await.unwrap();
     assert!(html.contains("请至少填写一户当事人"));
-    assert!(html.contains("两户因楼道堆放杂物发生争执"), "typed text kept");
+    assert!(
+        html.contains("两户因楼道堆放杂物发生争执"),
+        "typed text kept"
+    );
     assert_eq!(app.count("mediations").await, before);
 
     let h401 = app.node_id(FH_401).await;
@@ -474,7 +477,10 @@ async fn a_standalone_case_from_the_list_page() {
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains(&format!("name=\"compound_id\" value=\"{xc}\"")));
     assert!(html.contains("1号楼 1单元 101室"));
-    assert!(!html.contains("3号楼 1单元 401室"), "only the picked compound");
+    assert!(
+        !html.contains("3号楼 1单元 401室"),
+        "only the picked compound"
+    );
 }
 
 #[tokio::test]
@@ -485,7 +491,12 @@ async fn the_pages_in_english() {
     let (s, html) = page(&app, &branch, "/mediation?lang=en").await;
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains("<html lang=\"en\">"));
-    for text in ["Dispute mediation", "Mediation cases", "Agreed", ">Mediation<"] {
+    for text in [
+        "Dispute mediation",
+        "Mediation cases",
+        "Agreed",
+        ">Mediation<",
+    ] {
         assert!(html.contains(text), "{text}");
     }
     let (s, html) = page(&app, &branch, &format!("/mediation/{id}?lang=en")).await;

@@ -303,12 +303,13 @@ async fn me_shows_own_demands_and_the_form() {
     assert!(html.contains("地下车库照明不亮") && html.contains("1号楼旁充电桩无法充电"));
     // A neighbour's open demand may appear among "similar demands" (title
     // and category only, to say 我也遇到), never in the resident's own list.
-    let own_list = &html[html.find("我反映的诉求").expect("own list")..];
+    let start = html.find("我反映的诉求").expect("own list");
+    let own_list = &html[start..start + html[start..].find("</section>").unwrap()];
     assert!(
         !own_list.contains("2号楼垃圾箱满了没人清"),
         "a neighbour's demand leaked into the own list"
     );
-    let similar = &html[..html.find("我反映的诉求").unwrap()];
+    let similar = &html[start + own_list.len()..];
     if let Some(i) = similar.find("2号楼垃圾箱满了没人清") {
         let around = &similar[i.saturating_sub(600)..(i + 600).min(similar.len())];
         assert!(

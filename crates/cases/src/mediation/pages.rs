@@ -177,6 +177,8 @@ struct ListPage {
     /// The compound picked for a standalone case.
     chosen: Option<String>,
     chosen_name: String,
+    /// The caller asked for the form (picked a compound): show it open.
+    asked: bool,
     households: Vec<Choice>,
     /// Households offered as respondent (the same, own selection).
     respondents: Vec<Choice>,
@@ -196,7 +198,7 @@ impl ListPage {
     }
 
     fn open_expanded(&self) -> bool {
-        self.chosen.is_some() || self.error.is_some() || !self.errors.is_empty()
+        self.asked || self.error.is_some() || !self.errors.is_empty()
     }
 }
 
@@ -321,6 +323,7 @@ async fn render_list(
         _ => (vec![], vec![]),
     };
     let chosen_id = chosen.as_ref().map(|(id, _)| id.clone());
+    let asked = params.compound.is_some();
     let page = ListPage {
         shell: Shell::new(lang, "mediation.title", "mediation", Some(p)),
         cases,
@@ -336,6 +339,7 @@ async fn render_list(
             .collect(),
         chosen_name: chosen.map(|(_, name)| name).unwrap_or_default(),
         chosen: chosen_id,
+        asked,
         households,
         respondents,
         form,
@@ -815,7 +819,7 @@ mod tests {
 
     #[test]
     fn now_local_is_a_datetime_local_value() {
-        // 2026-11-18T03:46:40Z is 11:46 in Beijing.
-        assert_eq!(now_local(1_795_000_000_000), "2026-11-18T11:46");
+        // 2026-11-18T11:06:40Z is 19:06 in Beijing.
+        assert_eq!(now_local(1_795_000_000_000), "2026-11-18T19:06");
     }
 }
