@@ -138,12 +138,23 @@ mod tests {
     #[test]
     fn tamper_and_wrong_key_fail() {
         let c = cipher();
-        let mut a = c.encrypt("secret");
-        a.pop();
-        a.push('A');
-        assert!(c.decrypt(&a).is_none() || c.decrypt(&a).as_deref() != Some("secret"));
+        let stored = c.encrypt("secret");
+        let b64 = stored.strip_prefix(PREFIX).unwrap();
+        let mut raw = base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(b64)
+            .unwrap();
+        // Flip one bit of every byte position in turn: GCM's tag catches each.
+        for i in 0..raw.len() {
+            raw[i] ^= 1;
+            let tampered = format!(
+                "{PREFIX}{}",
+                base64::engine::general_purpose::STANDARD_NO_PAD.encode(&raw)
+            );
+            assert!(c.decrypt(&tampered).is_none(), "flipped byte {i}");
+            raw[i] ^= 1;
+        }
         let other = FieldCipher::from_hex(&"22".repeat(32)).unwrap();
-        assert!(other.decrypt(&c.encrypt("secret")).is_none());
+        assert!(other.decrypt(&stored).is_none());
     }
 
     #[test]
