@@ -225,6 +225,8 @@ pub async fn is_empty(ctx: &Ctx) -> AppResult<bool> {
 /// Seeds the demo world when the database is empty; returns whether it did.
 pub async fn seed_if_empty(ctx: &Ctx) -> AppResult<bool> {
     if !is_empty(ctx).await? {
+        // A demo database from before Open311 gets the contract's key too.
+        open311::store::seed_demo_key(ctx).await?;
         return Ok(false);
     }
     let password_hash =
@@ -490,6 +492,8 @@ pub async fn seed_if_empty(ctx: &Ctx) -> AppResult<bool> {
         cases::flow::transition(ctx, &community, &charger, &step(action, None)).await?;
     }
     cases::mediation::demo::seed_demo(ctx, &fanhua).await?;
+    open311::store::seed_demo_key(ctx).await?;
+    party::demo::seed(ctx).await?;
     Ok(true)
 }
 

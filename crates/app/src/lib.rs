@@ -30,6 +30,8 @@ pub const SQLITE_MIGRATIONS: &[Migration] = migrations!("sqlite":
     2 => "0002_cases",
     3 => "0003_workflow",
     4 => "0004_mediation",
+    5 => "0005_open311",
+    6 => "0006_party",
 );
 
 pub const POSTGRES_MIGRATIONS: &[Migration] = migrations!("postgres":
@@ -37,6 +39,8 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = migrations!("postgres":
     2 => "0002_cases",
     3 => "0003_workflow",
     4 => "0004_mediation",
+    5 => "0005_open311",
+    6 => "0006_party",
 );
 
 pub fn migrations_for(db: &Db) -> &'static [Migration] {
