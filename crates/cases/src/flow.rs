@@ -55,9 +55,10 @@ pub fn actors_for(p: &Principal, d: &DemandRow, co_assignee: bool) -> Vec<Actor>
     out
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransitionInput {
+    #[schema(value_type = crate::workflow::Action)]
     pub action: String,
     #[serde(default)]
     pub note: Option<String>,
@@ -78,6 +79,7 @@ pub struct TransitionInput {
     pub extend_minutes: Option<i64>,
     /// accept / dispatch: re-classify the urgency.
     #[serde(default)]
+    #[schema(value_type = Option<crate::workflow::Urgency>)]
     pub urgency: Option<String>,
     /// Photos already uploaded to this demand that belong to this step
     /// (e.g. the repaired pipe on resolve).
@@ -246,6 +248,7 @@ pub async fn transition(
     let now = ctx.now_ms();
     let cal = ctx.calendar();
     let expected_version = d.version;
+    let before = d.clone();
     let mut detail = json!({});
     let mut co_assignees: Vec<String> = Vec::new();
     if let Some(ids) = &input.attachments {
@@ -432,6 +435,11 @@ pub async fn transition(
     if action == Action::Reopen {
         clear_rating(&mut tx, &d.id).await?;
     }
+    let after = store::get_demand_tx(&mut tx, &d.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    crate::rollup::apply(&mut tx, Some(&before), &after).await?;
+    crate::rollup::count_event(&mut tx, &d.org_path, action.as_str(), now).await?;
     store::insert_event(
         &mut tx,
         &d.id,
@@ -457,6 +465,17 @@ pub async fn transition(
             detail: json!({"action": action.as_str(), "from": from.as_str(), "to": to.as_str()}),
             ..Default::default()
         },
+    )
+    .await?;
+    crate::notices::on_transition(
+        &mut tx,
+        ctx.db.backend(),
+        &d,
+        action,
+        &co_assignees,
+        note.as_deref(),
+        &p.user_id,
+        now,
     )
     .await?;
     tx.commit().await?;
@@ -548,11 +567,13 @@ pub async fn save(tx: &mut Tx, d: &DemandRow, expected: i64, now: i64) -> AppRes
     Ok(())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RatingInput {
     pub contacted: bool,
     pub resolved: bool,
+    /// 1 (非常不满意) … 5 (非常满意).
+    #[schema(minimum = 1, maximum = 5)]
     pub satisfaction: i64,
     #[serde(default)]
     pub comment: Option<String>,
@@ -618,6 +639,10 @@ pub async fn rate(ctx: &Ctx, p: &Principal, id: &str, input: &RatingInput) -> Ap
     if n == 0 {
         return Err(AppError::conflict("already_rated", "该诉求已评价过"));
     }
+    let after = store::get_demand_tx(&mut tx, &d.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    crate::rollup::apply(&mut tx, Some(&d), &after).await?;
     store::insert_event(
         &mut tx,
         &d.id,
@@ -770,24 +795,46 @@ pub async fn sweep(ctx: &Ctx) -> AppResult<SweepReport> {
             },
         )
         .await?;
+        crate::notices::on_overdue(&mut tx, ctx.db.backend(), &d, now).await?;
         tx.commit().await?;
         report.escalated += 1;
     }
     if ctx.settings.unrated_counts_as_satisfied {
         let cutoff = now - ctx.settings.unrated_days * 86_400_000;
-        let mut tx = ctx.db.begin().await?;
-        let n = sqlx::query(
-            "UPDATE demands SET rated_at = $1, rating_contacted = 1, rating_resolved = 1, rating_satisfaction = 5,
-                rating_source = 'default', updated_at = $1, version = version + 1
-             WHERE rated_at IS NULL AND status IN ('resolved', 'closed') AND resolved_at < $2",
+        let ids: Vec<String> = sqlx::query(
+            "SELECT id FROM demands WHERE rated_at IS NULL AND status IN ('resolved', 'closed') AND resolved_at < $1
+             ORDER BY id LIMIT 500",
         )
-        .bind(now)
         .bind(cutoff)
-        .execute(&mut *tx)
+        .fetch_all(ctx.db.reader())
         .await?
-        .rows_affected();
-        tx.commit().await?;
-        report.default_rated = n as usize;
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+        for id in ids {
+            let mut tx = ctx.db.begin().await?;
+            let Some(before) = store::get_demand_tx(&mut tx, &id).await? else {
+                continue;
+            };
+            let n = sqlx::query(
+                "UPDATE demands SET rated_at = $1, rating_contacted = 1, rating_resolved = 1, rating_satisfaction = 5,
+                    rating_source = 'default', updated_at = $1, version = version + 1
+                 WHERE id = $2 AND rated_at IS NULL",
+            )
+            .bind(now)
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n == 1 {
+                let after = store::get_demand_tx(&mut tx, &id)
+                    .await?
+                    .ok_or(AppError::NotFound)?;
+                crate::rollup::apply(&mut tx, Some(&before), &after).await?;
+                report.default_rated += 1;
+            }
+            tx.commit().await?;
+        }
     }
     Ok(report)
 }
@@ -820,6 +867,10 @@ pub async fn close_by_mediation(
             .is_none_or(|dl| closed.resolved_at.unwrap_or(now) <= dl),
     );
     save(tx, &closed, d.version, now).await?;
+    let after = store::get_demand_tx(tx, demand_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    crate::rollup::apply(tx, Some(&d), &after).await?;
     store::insert_event(
         tx,
         demand_id,

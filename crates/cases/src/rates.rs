@@ -91,7 +91,7 @@ impl Period {
 
 /// The counts behind the indicators, over the demands in scope and the
 /// period `[from, to)`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Counts {
     /// Demands with `rated_at` in the period (the return visit happened then).
     pub rated: i64,
@@ -119,7 +119,7 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn add(&mut self, o: &Counts) {
+    pub fn add(&mut self, o: &Counts) {
         self.rated += o.rated;
         self.contacted += o.contacted;
         self.resolved += o.resolved;
@@ -134,7 +134,7 @@ impl Counts {
 }
 
 /// The counts and the six indicators, fractions 0–1.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Rates {
     #[serde(flatten)]
     pub counts: Counts,
@@ -293,7 +293,16 @@ fn events_from(r: &AnyRow, c: &mut Counts) {
 /// The counts over the demands within any of `roots`, in `period`: three
 /// aggregate queries (ratings, due, events), served by the
 /// `(org_path, rated_at)` and `(org_path, feedback_deadline)` indexes.
+/// The counts for the subtrees over the period, read from the incremental
+/// rollups (crate::rollup): at most one row per root and day.
 pub async fn compute(db: &Db, roots: &[OrgPath], period: &Period) -> AppResult<Counts> {
+    crate::rollup::sum(db, roots, period.from_ms, period.to_ms).await
+}
+
+/// The same counts computed from the demands and events themselves: the
+/// reference the rollups are checked against (and the path of groupings
+/// the rollups do not keep, such as by assignee).
+pub async fn compute_direct(db: &Db, roots: &[OrgPath], period: &Period) -> AppResult<Counts> {
     let mut c = Counts::default();
     if roots.is_empty() {
         return Ok(c);

@@ -1,0 +1,273 @@
+//! The incremental rollups agree with counting the demands themselves, for
+//! every node and period, after a busy history driven through the workflow
+//! (rework, suspension, extension, merge, reopen, ratings, mediation), and
+//! after a rebuild.
+
+use crate::helpers::*;
+use cases::rates::{compute, compute_direct, Period};
+use kernel::OrgPath;
+use reqwest::StatusCode;
+use serde_json::json;
+
+async fn step(app: &TestApp, token: &str, id: &str, body: serde_json::Value) {
+    let (s, v) = app
+        .post(
+            &format!("/api/v1/demands/{id}/transitions"),
+            token,
+            body.clone(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}: {v}");
+}
+
+async fn check_everywhere(app: &TestApp) {
+    let nodes = [
+        "/141100/",
+        "/141100/141102/",
+        "/141100/141102/141102003/",
+        ZHANQIAN,
+        XC,
+        "/141100/141102/141102003/141102003001/XC/B1/",
+        XC_101,
+        XC2_101,
+        FH,
+        FH_301,
+    ];
+    let now = kernel::Clock::now_ms(app.clock.as_ref());
+    let periods = [
+        Period {
+            from_ms: now - 30 * 86_400_000,
+            to_ms: now + 60 * 86_400_000,
+        },
+        Period {
+            from_ms: now - 86_400_000,
+            to_ms: now + 86_400_000,
+        },
+        Period {
+            from_ms: now + 3 * 86_400_000,
+            to_ms: now + 40 * 86_400_000,
+        },
+    ];
+    for n in nodes {
+        let roots = [OrgPath::parse(n).unwrap()];
+        for p in &periods {
+            let fast = compute(&app.ctx.db, &roots, p).await.unwrap();
+            let slow = compute_direct(&app.ctx.db, &roots, p).await.unwrap();
+            assert_eq!(fast, slow, "{n} {p:?}");
+        }
+    }
+    // Several roots at once.
+    let roots = [OrgPath::parse(XC).unwrap(), OrgPath::parse(FH).unwrap()];
+    let p = &periods[0];
+    assert_eq!(
+        compute(&app.ctx.db, &roots, p).await.unwrap(),
+        compute_direct(&app.ctx.db, &roots, p).await.unwrap()
+    );
+}
+
+#[tokio::test]
+async fn rollups_match_the_demands_through_a_busy_history() {
+    let app = spawn_app().await;
+    let r1 = app.token("13800000001").await;
+    let r2 = app.token("13800000002").await;
+    let r3 = app.token("13800000003").await;
+    let staff = app.token("community-zq").await;
+    let butler = app.token("butler-xc").await;
+    let fh = app.token("property-fh").await;
+
+    let mut ids = Vec::new();
+    for (t, title) in [
+        (&r1, "诉求甲"),
+        (&r1, "诉求乙"),
+        (&r2, "诉求丙"),
+        (&r2, "诉求丁"),
+        (&r1, "诉求戊"),
+    ] {
+        ids.push(
+            app.file_demand(t, title).await["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    for id in &ids {
+        step(&app, &staff, id, json!({"action": "accept"})).await;
+        step(&app, &staff, id, json!({"action": "dispatch"})).await;
+        step(&app, &butler, id, json!({"action": "start"})).await;
+    }
+    check_everywhere(&app).await;
+    // 甲: rework then closed, rated satisfied.
+    step(
+        &app,
+        &butler,
+        &ids[0],
+        json!({"action": "resolve", "note": "修好"}),
+    )
+    .await;
+    step(
+        &app,
+        &staff,
+        &ids[0],
+        json!({"action": "verify_fail", "note": "没修好"}),
+    )
+    .await;
+    step(
+        &app,
+        &butler,
+        &ids[0],
+        json!({"action": "resolve", "note": "再修"}),
+    )
+    .await;
+    step(&app, &staff, &ids[0], json!({"action": "verify_pass"})).await;
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/demands/{}/rating", ids[0]),
+            &r1,
+            json!({"contacted": true, "resolved": true, "satisfaction": 5}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    // 乙: suspended, resumed, extended.
+    step(
+        &app,
+        &staff,
+        &ids[1],
+        json!({"action": "suspend", "note": "等配件"}),
+    )
+    .await;
+    check_everywhere(&app).await;
+    app.clock.advance_ms(2 * 86_400_000);
+    let staff = app.token("community-zq").await;
+    step(&app, &staff, &ids[1], json!({"action": "resume"})).await;
+    step(
+        &app,
+        &staff,
+        &ids[1],
+        json!({"action": "extend", "note": "延期", "extend_minutes": 2100}),
+    )
+    .await;
+    // 丙 merged into 丁 is not possible from in_progress; 丙 resolved late and rated unhappy.
+    app.clock.advance_ms(10 * 86_400_000);
+    let staff = app.token("community-zq").await;
+    let butler = app.token("butler-xc").await;
+    let r1 = app.token("13800000001").await;
+    let r2 = app.token("13800000002").await;
+    let r3 = app.token("13800000003").await;
+    let fh = app.token("property-fh").await;
+    step(
+        &app,
+        &butler,
+        &ids[2],
+        json!({"action": "resolve", "note": "晚了"}),
+    )
+    .await;
+    step(&app, &staff, &ids[2], json!({"action": "verify_pass"})).await;
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/demands/{}/rating", ids[2]),
+            &r2,
+            json!({"contacted": false, "resolved": false, "satisfaction": 2}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    // 戊: closed, rated, then reopened (its rating and closure go away).
+    step(
+        &app,
+        &butler,
+        &ids[4],
+        json!({"action": "resolve", "note": "处理"}),
+    )
+    .await;
+    step(&app, &staff, &ids[4], json!({"action": "verify_pass"})).await;
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/demands/{}/rating", ids[4]),
+            &r1,
+            json!({"contacted": true, "resolved": true, "satisfaction": 4}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    check_everywhere(&app).await;
+    step(
+        &app,
+        &r1,
+        &ids[4],
+        json!({"action": "reopen", "note": "又坏了"}),
+    )
+    .await;
+    // A duplicate merged, a rejection.
+    let dup = app.file_demand(&r2, "重复").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    step(
+        &app,
+        &staff,
+        &dup,
+        json!({"action": "merge", "into": ids[3]}),
+    )
+    .await;
+    let rej = app.file_demand(&r2, "不予受理").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    step(
+        &app,
+        &staff,
+        &rej,
+        json!({"action": "reject", "note": "不属于物业范围"}),
+    )
+    .await;
+    // A dispute closed by mediation in the other compound.
+    let (s, v) = app
+        .post("/api/v1/demands", &r3, json!({"category": "neighbour_dispute", "title": "楼上漏水纠纷", "description": "楼上漏水,双方争执"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let dispute = v["id"].as_str().unwrap().to_string();
+    let (s, v) = app
+        .post(
+            "/api/v1/mediation/cases",
+            &fh,
+            json!({"title": "漏水纠纷调解", "summary": "上下楼漏水纠纷", "demand_id": dispute}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let case = v["id"].as_str().unwrap().to_string();
+    let (s, v) = app
+        .post(
+            &format!("/api/v1/mediation/cases/{case}/outcome"),
+            &fh,
+            json!({"kind": "agreement", "agreement_text": "楼上负责维修"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    check_everywhere(&app).await;
+
+    // A rebuild from scratch lands on the same numbers.
+    let before = compute(
+        &app.ctx.db,
+        &[OrgPath::parse("/141100/").unwrap()],
+        &Period {
+            from_ms: 0,
+            to_ms: i64::MAX / 4,
+        },
+    )
+    .await
+    .unwrap();
+    cases::rollup::rebuild(&app.ctx.db).await.unwrap();
+    let after = compute(
+        &app.ctx.db,
+        &[OrgPath::parse("/141100/").unwrap()],
+        &Period {
+            from_ms: 0,
+            to_ms: i64::MAX / 4,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(before, after);
+    assert!(
+        after.rated >= 3 && after.handled >= 5 && after.rework >= 1,
+        "{after:?}"
+    );
+}
