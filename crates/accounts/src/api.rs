@@ -9,12 +9,14 @@ use axum::routing::{get, post};
 use axum::{Json as JsonOut, Router};
 use kernel::audit::{self, AuditEntry};
 use kernel::json::{Json, Query};
+use kernel::openapi::{BodyErrors, Forbidden, Locked, QueryErrors, TooManyRequests, Unauthorized};
 use kernel::page::{Page, PageParams, PageQuery};
 use kernel::principal::{Grant, HouseholdRef};
 use kernel::{AppError, AppResult, Ctx, FieldErrors, Principal, Role};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::OnceLock;
+use utoipa::ToSchema;
 
 pub fn routes() -> Router<Ctx> {
     Router::new()
@@ -24,16 +26,18 @@ pub fn routes() -> Router<Ctx> {
         .route("/api/v1/audit/events", get(audit_events))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
+    /// A resident's phone number, or a staff account name.
     pub login: String,
     pub password: String,
+    /// The one-time code of staff outside demo mode.
     #[serde(default)]
     pub totp: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct UserView {
     pub id: String,
     pub display_name: String,
@@ -42,7 +46,7 @@ pub struct UserView {
     pub households: Vec<HouseholdRef>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct LoginAnswer {
     pub token: String,
     pub expires_at: String,
@@ -202,6 +206,20 @@ pub async fn login(
     })
 }
 
+/// Exchanges credentials for a bearer token. Wrong credentials → 401; too
+/// many failures lock the account (423 with `Retry-After`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    operation_id = "login",
+    tag = "auth",
+    summary = "登录,取得令牌",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "令牌及用户", body = LoginAnswer),
+        BodyErrors, Unauthorized, Locked, TooManyRequests,
+    ),
+)]
 async fn login_api(
     State(ctx): State<Ctx>,
     kernel::web::ClientAddr(client): kernel::web::ClientAddr,
@@ -248,12 +266,22 @@ pub async fn logout(ctx: &Ctx, p: &Principal) -> AppResult<()> {
     Ok(())
 }
 
+/// Revokes the caller's session.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    operation_id = "logout",
+    tag = "auth",
+    summary = "退出登录",
+    responses((status = 204, description = "令牌已作废"), Unauthorized),
+    security(("bearer" = [])),
+)]
 async fn logout_api(State(ctx): State<Ctx>, Auth(p): Auth) -> AppResult<axum::http::StatusCode> {
     logout(&ctx, &p).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct MeView {
     id: String,
     display_name: String,
@@ -261,6 +289,16 @@ struct MeView {
     households: Vec<HouseholdRef>,
 }
 
+/// The caller: name, role grants and households.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    operation_id = "me",
+    tag = "auth",
+    summary = "当前用户",
+    responses((status = 200, description = "当前用户", body = MeView), Unauthorized),
+    security(("bearer" = [])),
+)]
 async fn me_api(Auth(p): Auth) -> JsonOut<MeView> {
     JsonOut(MeView {
         id: p.user_id,
@@ -270,7 +308,7 @@ async fn me_api(Auth(p): Auth) -> JsonOut<MeView> {
     })
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct AuditView {
     seq: i64,
     id: String,
@@ -285,6 +323,19 @@ struct AuditView {
 }
 
 /// The audit log, to auditors only (三权分立: nobody else reads it).
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/events",
+    operation_id = "audit_events",
+    tag = "audit",
+    summary = "审计日志(仅审计员)",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "一页审计记录,新的在前", body = Page<AuditView>),
+        QueryErrors, Unauthorized, Forbidden,
+    ),
+    security(("bearer" = [])),
+)]
 async fn audit_events(
     State(ctx): State<Ctx>,
     Auth(p): Auth,

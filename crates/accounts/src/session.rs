@@ -66,7 +66,9 @@ async fn resolve(parts: &Parts, ctx: &Ctx) -> Result<Option<Principal>, AppError
         }
     }
     // Refresh the idle clock at most once a minute, to keep reads cheap.
-    if now - s.times.last_seen_at > 60_000 {
+    // The live-update stream reconnects by itself, so it is no sign that
+    // someone is at the screen: it never keeps a session alive.
+    if now - s.times.last_seen_at > 60_000 && !is_passive(parts) {
         store::touch_session(&ctx.db, &s.id, now).await?;
     }
     let grants = store::grants_of(&ctx.db, &s.user_id).await?;
@@ -79,6 +81,11 @@ async fn resolve(parts: &Parts, ctx: &Ctx) -> Result<Option<Principal>, AppError
         csrf_token: (s.kind == "web").then_some(s.csrf_token),
         session_id: s.id,
     }))
+}
+
+/// Requests a page makes by itself, which do not count as activity.
+fn is_passive(parts: &Parts) -> bool {
+    parts.uri.path() == "/api/v1/notify/stream"
 }
 
 impl FromRequestParts<Ctx> for Auth {

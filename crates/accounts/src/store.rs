@@ -182,6 +182,28 @@ pub async fn touch_session(db: &Db, id: &str, now: i64) -> AppResult<()> {
     Ok(())
 }
 
+/// Is the session (by id) still usable: not revoked, not past its absolute
+/// expiry or idle limit, its user active? For long-lived connections (the
+/// live-update stream) that re-check while open.
+pub async fn session_alive(db: &Db, id: &str, idle_ms: i64, now: i64) -> AppResult<bool> {
+    let row = sqlx::query(
+        "SELECT s.created_at, s.last_seen_at, s.expires_at, u.active
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id = $1 AND s.revoked_at IS NULL",
+    )
+    .bind(id)
+    .fetch_optional(db.reader())
+    .await?;
+    Ok(row.is_some_and(|r| {
+        let times = model::SessionTimes {
+            created_at: r.get("created_at"),
+            last_seen_at: r.get("last_seen_at"),
+            expires_at: r.get("expires_at"),
+        };
+        r.get::<i64, _>("active") != 0 && model::session_alive(&times, idle_ms, now)
+    }))
+}
+
 pub async fn revoke_session(tx: &mut Tx, id: &str, now: i64) -> AppResult<()> {
     sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
         .bind(now)

@@ -40,6 +40,12 @@ pub struct FileConfig {
     pub office_hours: Option<String>,
     pub login_rate_per_minute: Option<u32>,
     pub intake_rate_per_minute: Option<u32>,
+    pub webhook_allow_private: Option<bool>,
+    pub webhook_timeout_seconds: Option<u64>,
+    pub webhook_retry_base_seconds: Option<i64>,
+    pub webhook_max_attempts: Option<i64>,
+    pub digest_time: Option<String>,
+    pub sse_heartbeat_seconds: Option<u64>,
 }
 
 /// The flags every command shares (each also `LIANXIN_*` in the environment).
@@ -84,6 +90,13 @@ pub struct Config {
     pub office_hours: Vec<(u32, u32)>,
     pub login_rate_per_minute: u32,
     pub intake_rate_per_minute: u32,
+    pub webhook_allow_private: bool,
+    pub webhook_timeout_seconds: u64,
+    pub webhook_retry_base_seconds: i64,
+    pub webhook_max_attempts: i64,
+    /// Minutes since local midnight.
+    pub digest_minute: u32,
+    pub sse_heartbeat_seconds: u64,
 }
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
@@ -110,6 +123,12 @@ impl Config {
             office_hours: vec![(510, 720), (870, 1080)],
             login_rate_per_minute: 30,
             intake_rate_per_minute: 20,
+            webhook_allow_private: false,
+            webhook_timeout_seconds: 10,
+            webhook_retry_base_seconds: 30,
+            webhook_max_attempts: 6,
+            digest_minute: 8 * 60,
+            sse_heartbeat_seconds: 15,
         }
     }
 
@@ -192,6 +211,37 @@ impl Config {
         if let Some(v) = f.intake_rate_per_minute {
             self.intake_rate_per_minute = v;
         }
+        if let Some(v) = f.webhook_allow_private {
+            self.webhook_allow_private = v;
+        }
+        if let Some(v) = f.webhook_timeout_seconds {
+            if !(1..=300).contains(&v) {
+                return Err("webhook_timeout_seconds: 1 to 300".into());
+            }
+            self.webhook_timeout_seconds = v;
+        }
+        if let Some(v) = f.webhook_retry_base_seconds {
+            if !(1..=86_400).contains(&v) {
+                return Err("webhook_retry_base_seconds: 1 to 86400".into());
+            }
+            self.webhook_retry_base_seconds = v;
+        }
+        if let Some(v) = f.webhook_max_attempts {
+            if !(1..=50).contains(&v) {
+                return Err("webhook_max_attempts: 1 to 50".into());
+            }
+            self.webhook_max_attempts = v;
+        }
+        if let Some(v) = f.digest_time {
+            self.digest_minute =
+                notify::model::parse_time_of_day(&v).map_err(|e| format!("digest_time: {e}"))?;
+        }
+        if let Some(v) = f.sse_heartbeat_seconds {
+            if !(1..=300).contains(&v) {
+                return Err("sse_heartbeat_seconds: 1 to 300".into());
+            }
+            self.sse_heartbeat_seconds = v;
+        }
         if let Some(v) = f.office_hours {
             self.office_hours = kernel::calendar::parse_office_hours(&v)
                 .map_err(|e| format!("office_hours: {e}"))?;
@@ -213,6 +263,12 @@ impl Config {
             office_hours: self.office_hours.clone(),
             login_rate_per_minute: self.login_rate_per_minute,
             intake_rate_per_minute: self.intake_rate_per_minute,
+            webhook_allow_private: self.webhook_allow_private,
+            webhook_timeout_seconds: self.webhook_timeout_seconds,
+            webhook_retry_base_seconds: self.webhook_retry_base_seconds,
+            webhook_max_attempts: self.webhook_max_attempts,
+            digest_minute: self.digest_minute,
+            sse_heartbeat_seconds: self.sse_heartbeat_seconds,
         }
     }
 }
@@ -283,6 +339,12 @@ mod tests {
             "office_hours",
             "login_rate_per_minute",
             "intake_rate_per_minute",
+            "webhook_allow_private",
+            "webhook_timeout_seconds",
+            "webhook_retry_base_seconds",
+            "webhook_max_attempts",
+            "digest_time",
+            "sse_heartbeat_seconds",
         ] {
             assert!(
                 template.contains(&format!("{key} = ")),

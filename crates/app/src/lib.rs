@@ -4,6 +4,7 @@
 pub mod config;
 pub mod demo;
 pub mod metrics;
+pub mod openapi;
 pub mod web;
 
 use config::Config;
@@ -32,6 +33,9 @@ pub const SQLITE_MIGRATIONS: &[Migration] = migrations!("sqlite":
     4 => "0004_mediation",
     5 => "0005_open311",
     6 => "0006_party",
+    7 => "0007_insight",
+    10 => "0010_rollups",
+    11 => "0011_notify",
 );
 
 pub const POSTGRES_MIGRATIONS: &[Migration] = migrations!("postgres":
@@ -41,6 +45,9 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = migrations!("postgres":
     4 => "0004_mediation",
     5 => "0005_open311",
     6 => "0006_party",
+    7 => "0007_insight",
+    10 => "0010_rollups",
+    11 => "0011_notify",
 );
 
 pub fn migrations_for(db: &Db) -> &'static [Migration] {
@@ -58,6 +65,8 @@ pub async fn open_database(url: &str) -> AppResult<Db> {
         tracing::info!(applied, "migrations applied");
     }
     cases::catalogue::ensure_defaults(&db).await?;
+    cases::rollup::ensure(&db).await?;
+    notify::ensure_defaults(&db).await?;
     Ok(db)
 }
 
@@ -94,6 +103,7 @@ fn demo_key(database_url: &str) -> Result<String, String> {
 }
 
 pub fn context(db: Db, cipher: FieldCipher, clock: SharedClock, config: &Config) -> Ctx {
+    register_modules();
     Ctx {
         db,
         cipher,
@@ -106,7 +116,14 @@ pub fn context(db: Db, cipher: FieldCipher, clock: SharedClock, config: &Config)
             config.login_rate_per_minute,
             config.intake_rate_per_minute,
         )),
+        extensions: Default::default(),
     }
+}
+
+/// What modules lend each other at start-up (notify's follow checks and
+/// digest figures, which notify cannot depend on). Idempotent.
+pub fn register_modules() {
+    cases::notices::register();
 }
 
 /// A server bound and running in the background.
@@ -124,10 +141,18 @@ pub async fn start(ctx: Ctx, addr: &str, max_body_bytes: usize) -> AppResult<Run
         .map_err(|e| AppError::internal(format!("bind {addr}: {e}")))?;
     let local = listener.local_addr().map_err(AppError::internal)?;
     let router = web::router(ctx.clone(), max_body_bytes);
+    let ctx_for_shutdown = ctx.clone();
     let handle = tokio::spawn(async move {
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let closing = ctx_for_shutdown;
+        let shutdown = async move {
+            shutdown_signal().await;
+            // Live streams never end by themselves: end them, so the
+            // graceful shutdown does not wait on open browsers.
+            notify::close_streams(&closing);
+        };
         if let Err(e) = axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(shutdown)
             .await
         {
             tracing::error!(error = %e, "server stopped");
@@ -140,9 +165,13 @@ pub async fn start(ctx: Ctx, addr: &str, max_body_bytes: usize) -> AppResult<Run
     })
 }
 
-/// Background work: the overdue sweep (督办) every minute. Tests call
-/// `cases::flow::sweep` themselves with a manual clock instead.
+/// Background work: the overdue sweep (督办) every minute, and notify's
+/// worker (outbox fan-out, webhook deliveries every second, the daily
+/// digest at `digest_time`). Tests call `cases::flow::sweep`,
+/// `notify::worker::run_once` and `notify::digest::run` themselves with a
+/// manual clock instead.
 pub fn spawn_jobs(ctx: Ctx) -> tokio::task::JoinHandle<()> {
+    notify::worker::spawn(ctx.clone());
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {

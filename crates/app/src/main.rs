@@ -65,6 +65,20 @@ enum ExportWhat {
         #[command(flatten)]
         common: CommonArgs,
     },
+    /// The monthly report (汇总, 分单位, 小区排名, 超期清单, 图表数据) of a month.
+    Report {
+        /// The month, YYYY-MM (e.g. 2026-11).
+        #[arg(long)]
+        month: String,
+        /// The node: its id or its org path (default: the whole tree).
+        #[arg(long)]
+        org: Option<String>,
+        /// Where to write the .xlsx file.
+        #[arg(long)]
+        output: PathBuf,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
 }
 
 fn main() -> ExitCode {
@@ -142,6 +156,15 @@ async fn run(command: Command) -> Result<(), String> {
         }
         Command::Export {
             what:
+                ExportWhat::Report {
+                    month,
+                    org,
+                    output,
+                    common,
+                },
+        } => export_report(&month, org.as_deref(), &output, &common).await,
+        Command::Export {
+            what:
                 ExportWhat::Residents {
                     org,
                     output,
@@ -168,6 +191,45 @@ async fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+async fn export_report(
+    month: &str,
+    org: Option<&str>,
+    output: &std::path::Path,
+    common: &CommonArgs,
+) -> Result<(), String> {
+    let (month, period) = insight::api::parse_month(Some(month)).map_err(|e| match e {
+        kernel::AppError::Validation(f) => {
+            f.0.values()
+                .flatten()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; ")
+        }
+        other => other.to_string(),
+    })?;
+    let (_config, ctx) = offline_ctx(common).await?;
+    let scope = match org {
+        Some(o) => insight::dashboard::Scope::of_node(find_node(&ctx, o).await?),
+        None => insight::dashboard::Scope::whole_tree(&ctx.db)
+            .await
+            .map_err(|e| e.to_string())?,
+    };
+    let bytes = insight::report::workbook(&ctx, &scope, &month, &period)
+        .await
+        .map_err(|e| e.to_string())?;
+    std::fs::write(output, bytes).map_err(|e| format!("{}: {e}", output.display()))?;
+    let name = scope
+        .node
+        .as_ref()
+        .map(|n| n.name.clone())
+        .unwrap_or_else(|| "全部".into());
+    println!(
+        "已导出 / exported the {month} report of {name} to {}",
+        output.display()
+    );
+    Ok(())
 }
 
 /// A context for commands that work on the database without serving.

@@ -1,7 +1,9 @@
 /* 连心 Lianxin — optional progressive enhancement. Everything works without it.
    Loaded as an external file (CSP: script-src 'self'); no inline handlers.
    - data-confirm="…" on a <form>, a submit <button>, or an <a>: ask before proceeding.
-   - .flash messages fade out after 6 s (except .flash.error and [data-persist]). */
+   - .flash messages fade out after 6 s (except .flash.error and [data-persist]).
+   - The header's unread badge ([data-unread]) is filled from /api/v1/notify/unread
+     and kept current by the live stream /api/v1/notify/stream (Server-Sent Events). */
 (function () {
   "use strict";
   var lastSubmitter = null;
@@ -34,4 +36,30 @@
       window.setTimeout(function () { el.hidden = true; }, reduced ? 0 : 450);
     }, 6000);
   });
+  // Unread notifications: fetch the count once (unless the page rendered it),
+  // then follow the live stream. Without JS the header links to /inbox.
+  var badge = document.querySelector("[data-unread]");
+  function showUnread(n) {
+    if (!badge || typeof n !== "number") return;
+    badge.textContent = n > 99 ? "99+" : String(n);
+    badge.hidden = !(n > 0);
+  }
+  if (badge && window.fetch && !badge.hasAttribute("data-known")) {
+    window.fetch("/api/v1/notify/unread", { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (v) { if (v) showUnread(v.unread); })
+      .catch(function () {});
+  }
+  if (badge && window.EventSource) {
+    var live = new window.EventSource("/api/v1/notify/stream");
+    var fresh = document.querySelector("[data-inbox-new]");
+    live.addEventListener("notification", function (e) {
+      try { showUnread(JSON.parse(e.data).unread); } catch (_) { return; }
+      if (fresh) fresh.hidden = false;
+    });
+    live.addEventListener("unread", function (e) {
+      try { showUnread(JSON.parse(e.data).unread); } catch (_) {}
+    });
+    window.addEventListener("pagehide", function () { live.close(); });
+  }
 })();

@@ -14,11 +14,15 @@ use axum::{Json as JsonOut, Router};
 use kernel::audit::{self, AuditEntry};
 use kernel::clock::to_rfc3339;
 use kernel::json::{Json, Query};
+use kernel::openapi::{
+    BodyErrors, Conflict, Forbidden, NotFound, QueryErrors, TooManyRequests, Unauthorized,
+};
 use kernel::page::{Page, PageParams};
 use kernel::{AppError, AppResult, Ctx, FieldErrors, OrgPath, Principal, Role};
 use org::model::OrgKind;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 
 pub fn routes() -> Router<Ctx> {
     Router::new()
@@ -49,12 +53,15 @@ pub fn routes() -> Router<Ctx> {
         )
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct CategoryView {
     #[serde(flatten)]
     pub category: Category,
+    #[schema(value_type = Role)]
     pub default_handler_role: String,
+    #[schema(value_type = Urgency)]
     pub default_urgency: String,
+    /// Time limits per urgency (`urgent`, `high`, `normal`, `low`).
     pub limits: std::collections::BTreeMap<&'static str, catalogue::Limits>,
 }
 
@@ -73,6 +80,15 @@ pub async fn category_view(ctx: &Ctx, c: Category) -> AppResult<CategoryView> {
     })
 }
 
+/// The categories with their codes, default handler and time limits.
+#[utoipa::path(
+    get,
+    path = "/api/v1/demand-categories",
+    operation_id = "list_demand_categories",
+    tag = "demands",
+    summary = "诉求类别及时限",
+    responses((status = 200, description = "全部在用的类别", body = Page<CategoryView>)),
+)]
 async fn list_categories(State(ctx): State<Ctx>) -> AppResult<JsonOut<Page<CategoryView>>> {
     let mut items = Vec::new();
     for c in store::categories(&ctx.db).await? {
@@ -84,18 +100,21 @@ async fn list_categories(State(ctx): State<Ctx>) -> AppResult<JsonOut<Page<Categ
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CategoryUpdate {
     name: String,
     name_en: String,
+    #[schema(value_type = Role)]
     default_handler_role: String,
+    #[schema(value_type = Urgency)]
     default_urgency: String,
+    /// Keyed by urgency: `urgent`, `high`, `normal`, `low`.
     #[serde(default)]
     limits: std::collections::BTreeMap<String, LimitInput>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LimitInput {
     dispatch_minutes: i64,
@@ -105,6 +124,20 @@ struct LimitInput {
 }
 
 /// The catalogue is deployment-wide, so district and city admins edit it.
+#[utoipa::path(
+    put,
+    path = "/api/v1/demand-categories/{code}",
+    operation_id = "update_demand_category",
+    tag = "demands",
+    summary = "修改诉求类别(区县、市级管理员)",
+    params(("code" = String, Path, description = "类别代码")),
+    request_body = CategoryUpdate,
+    responses(
+        (status = 200, description = "修改后的类别", body = CategoryView),
+        BodyErrors, Unauthorized, Forbidden, NotFound,
+    ),
+    security(("bearer" = [])),
+)]
 async fn update_category(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -194,9 +227,10 @@ async fn update_category(
     Ok(JsonOut(category_view(&ctx, c).await?))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDemandBody {
+    /// A category code from `GET /api/v1/demand-categories`.
     pub category: String,
     pub title: String,
     pub description: String,
@@ -357,11 +391,12 @@ pub async fn file_demand(ctx: &Ctx, p: &Principal, b: &NewDemandBody) -> AppResu
         },
     )
     .await?;
+    crate::notices::on_filed(&mut tx, ctx.db.backend(), &row, &p.user_id, now).await?;
     tx.commit().await?;
     Ok(row)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct DemandView {
     pub id: String,
     pub category: String,
@@ -369,6 +404,7 @@ pub struct DemandView {
     pub description: String,
     pub location: Option<String>,
     pub anonymous: bool,
+    #[schema(value_type = Channel)]
     pub channel: String,
     pub status: DemandStatus,
     pub household_id: String,
@@ -377,6 +413,7 @@ pub struct DemandView {
     pub created_at: String,
     pub updated_at: String,
     pub version: i64,
+    #[schema(value_type = Urgency)]
     pub urgency: String,
     pub assignee_id: Option<String>,
     pub dispatch_deadline: Option<String>,
@@ -393,10 +430,11 @@ pub struct DemandView {
     pub events: Option<Vec<EventView>>,
     /// The actions the caller may take now (detail only).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Action>>)]
     pub allowed_actions: Option<Vec<&'static str>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct RatingView {
     pub rated_at: String,
     pub contacted: bool,
@@ -419,7 +457,7 @@ impl From<RatingRow> for RatingView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct EventView {
     pub at: String,
     pub action: String,
@@ -479,6 +517,21 @@ impl From<EventRow> for EventView {
     }
 }
 
+/// A resident files for their own household; staff in scope file on a
+/// resident's behalf (phone intake) by naming `household_id`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/demands",
+    operation_id = "file_demand",
+    tag = "demands",
+    summary = "反映诉求",
+    request_body = NewDemandBody,
+    responses(
+        (status = 201, description = "已提交,状态 submitted", body = DemandView),
+        BodyErrors, Unauthorized, Forbidden, TooManyRequests,
+    ),
+    security(("bearer" = [])),
+)]
 async fn create(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -504,12 +557,19 @@ pub async fn visible_demand(ctx: &Ctx, p: &Principal, id: &str) -> AppResult<Dem
     flow::visible(ctx, p, id).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    #[param(value_type = Option<DemandStatus>)]
     pub status: Option<String>,
+    /// A category code.
     pub category: Option<String>,
+    /// An org node id: only demands under it.
     pub org: Option<String>,
+    /// Items per page, 1–100 (default 20).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
@@ -559,6 +619,20 @@ pub async fn list_in_scope(ctx: &Ctx, p: &Principal, q: &ListQuery) -> AppResult
     Ok(Page::from_rows(rows, &params, |d| d.id.clone()))
 }
 
+/// Demands in the caller's scope, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/demands",
+    operation_id = "list_demands",
+    tag = "demands",
+    summary = "诉求列表",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "一页诉求", body = Page<DemandView>),
+        QueryErrors, Unauthorized, NotFound,
+    ),
+    security(("bearer" = [])),
+)]
 async fn list(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -588,6 +662,20 @@ pub async fn full_view(ctx: &Ctx, p: &Principal, d: DemandRow) -> AppResult<Dema
     Ok(v)
 }
 
+/// The demand with its `events` timeline and the caller's `allowed_actions`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/demands/{id}",
+    operation_id = "demand_detail",
+    tag = "demands",
+    summary = "诉求详情",
+    params(("id" = String, Path, description = "诉求编号")),
+    responses(
+        (status = 200, description = "诉求及其办理过程", body = DemandView),
+        Unauthorized, NotFound,
+    ),
+    security(("bearer" = [])),
+)]
 async fn detail(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -597,6 +685,22 @@ async fn detail(
     Ok(JsonOut(full_view(&ctx, &p, d).await?))
 }
 
+/// One step of the workflow; a step not allowed from the current state is
+/// 409, one not allowed for the caller 403, and nothing changes.
+#[utoipa::path(
+    post,
+    path = "/api/v1/demands/{id}/transitions",
+    operation_id = "demand_transition",
+    tag = "demands",
+    summary = "办理诉求(受理、派遣、办结、核查……)",
+    params(("id" = String, Path, description = "诉求编号")),
+    request_body = TransitionInput,
+    responses(
+        (status = 200, description = "办理后的诉求", body = DemandView),
+        BodyErrors, Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn transition(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -607,6 +711,21 @@ async fn transition(
     Ok(JsonOut(full_view(&ctx, &p, d).await?))
 }
 
+/// The return visit: by the demand's resident, or staff recording a phone call.
+#[utoipa::path(
+    post,
+    path = "/api/v1/demands/{id}/rating",
+    operation_id = "rate_demand",
+    tag = "demands",
+    summary = "评价(回访)",
+    params(("id" = String, Path, description = "诉求编号")),
+    request_body = RatingInput,
+    responses(
+        (status = 200, description = "评价后的诉求", body = DemandView),
+        BodyErrors, Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn rating(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -617,12 +736,26 @@ async fn rating(
     Ok(JsonOut(full_view(&ctx, &p, d).await?))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct SupportAnswer {
     id: String,
     support_count: i64,
 }
 
+/// "我也遇到": a neighbouring household supports an open demand (once).
+#[utoipa::path(
+    post,
+    path = "/api/v1/demands/{id}/support",
+    operation_id = "support_demand",
+    tag = "demands",
+    summary = "附议(我也遇到)",
+    params(("id" = String, Path, description = "诉求编号")),
+    responses(
+        (status = 200, description = "附议人数", body = SupportAnswer),
+        Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn support(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -636,7 +769,7 @@ async fn support(
 }
 
 /// What a resident may see of a neighbour's open demand: no person, no household.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct SimilarView {
     pub id: String,
     pub category: String,
@@ -646,8 +779,10 @@ pub struct SimilarView {
     pub created_at: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SimilarQuery {
+    /// A category code.
     pub category: Option<String>,
 }
 
@@ -681,6 +816,21 @@ pub async fn similar_open(
         .collect())
 }
 
+/// Open demands of other households in the caller's compound(s), without
+/// names or households.
+#[utoipa::path(
+    get,
+    path = "/api/v1/demands/similar",
+    operation_id = "similar_demands",
+    tag = "demands",
+    summary = "小区内类似的诉求",
+    params(SimilarQuery),
+    responses(
+        (status = 200, description = "至多 20 条", body = Page<SimilarView>),
+        QueryErrors, Unauthorized,
+    ),
+    security(("bearer" = [])),
+)]
 async fn similar(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -693,15 +843,32 @@ async fn similar(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct InboxQuery {
+    /// Items per page, 1–100 (default 20).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     limit: Option<String>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
 /// The handler's inbox: open demands assigned to the caller, plus those
 /// waiting for dispatch or verification where the caller dispatches;
 /// soonest deadline first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/demands/inbox",
+    operation_id = "demand_inbox",
+    tag = "demands",
+    summary = "待办诉求(按时限排序)",
+    params(InboxQuery),
+    responses(
+        (status = 200, description = "一页待办", body = Page<DemandView>),
+        QueryErrors, Unauthorized,
+    ),
+    security(("bearer" = [])),
+)]
 async fn inbox(
     State(ctx): State<Ctx>,
     Auth(p): Auth,

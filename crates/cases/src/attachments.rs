@@ -4,7 +4,7 @@
 
 use crate::flow;
 use accounts::Auth;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -30,7 +30,7 @@ pub fn sniff(data: &[u8]) -> Option<&'static str> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AttachmentView {
     pub id: String,
     pub filename: String,
@@ -39,11 +39,28 @@ pub struct AttachmentView {
     pub url: String,
 }
 
+/// One photo (JPEG, PNG or WebP by content, at most 5 MiB, 9 per demand)
+/// on a demand the caller can see.
+#[utoipa::path(
+    post,
+    path = "/api/v1/demands/{id}/attachments",
+    operation_id = "upload_demand_photo",
+    tag = "demands",
+    summary = "上传诉求照片",
+    params(("id" = String, Path, description = "诉求编号")),
+    request_body(content = kernel::openapi::PhotoUpload, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "已保存的照片", body = AttachmentView),
+        kernel::openapi::BadRequest, kernel::openapi::Unauthorized, kernel::openapi::NotFound,
+        kernel::openapi::Conflict, kernel::openapi::PayloadTooLarge, kernel::openapi::Unprocessable,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn upload(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
     Path(id): Path<String>,
-    mut form: Multipart,
+    kernel::web::Upload(mut form): kernel::web::Upload,
 ) -> AppResult<(StatusCode, Json<AttachmentView>)> {
     let d = flow::visible(&ctx, &p, &id).await?;
     let mut file: Option<(String, Vec<u8>)> = None;
@@ -167,6 +184,27 @@ pub async fn list(ctx: &Ctx, demand_id: &str) -> AppResult<Vec<AttachmentView>> 
         .collect())
 }
 
+/// The photo itself, to callers who may see the demand.
+#[utoipa::path(
+    get,
+    path = "/api/v1/demands/{id}/attachments/{attachment}",
+    operation_id = "demand_photo",
+    tag = "demands",
+    summary = "下载诉求照片",
+    params(
+        ("id" = String, Path, description = "诉求编号"),
+        ("attachment" = String, Path, description = "照片编号"),
+    ),
+    responses(
+        (status = 200, description = "照片", content(
+            (kernel::openapi::Binary = "image/jpeg"),
+            (kernel::openapi::Binary = "image/png"),
+            (kernel::openapi::Binary = "image/webp"),
+        )),
+        kernel::openapi::Unauthorized, kernel::openapi::NotFound,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn download(
     State(ctx): State<Ctx>,
     Auth(p): Auth,

@@ -108,7 +108,7 @@ pub const DEFAULTS: &[(&str, &str, &str, &str, Role, Urgency)] = &[
     ),
 ];
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Limits {
     pub dispatch_minutes: i64,
     pub feedback_minutes: i64,

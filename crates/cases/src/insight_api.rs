@@ -9,23 +9,32 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json as JsonOut, Router};
 use kernel::json::Query;
+use kernel::openapi::{Forbidden, NotFound, QueryErrors, Unauthorized};
 use kernel::{AppError, AppResult, Ctx, FieldErrors, OrgPath, Principal, Role};
 use org::store::NodeRow;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 pub fn routes() -> Router<Ctx> {
     Router::new().route("/api/v1/insight/rates", get(rates_handler))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RatesQuery {
+    /// An org node id (default: the caller's whole scope).
     pub org: Option<String>,
+    /// First day, `YYYY-MM-DD`.
+    #[param(format = Date)]
     pub from: Option<String>,
+    /// Last day, `YYYY-MM-DD` (inclusive).
+    #[param(format = Date)]
     pub to: Option<String>,
+    /// `children` (the node's children; needs `org`) or `assignee`.
     pub group_by: Option<String>,
 }
 
-#[derive(Serialize, Clone, Debug)]
+#[derive(Serialize, Clone, Debug, ToSchema)]
 pub struct OrgRef {
     pub id: String,
     pub name: String,
@@ -42,7 +51,7 @@ impl From<&NodeRow> for OrgRef {
     }
 }
 
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, ToSchema)]
 pub struct RatesGroup {
     /// The child node's id, or the assignee's user id.
     pub key: String,
@@ -53,7 +62,7 @@ pub struct RatesGroup {
     pub rates: Rates,
 }
 
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, ToSchema)]
 pub struct RatesView {
     /// The node asked for; without `org`, the node of the caller's scope
     /// when it is a single subtree, else null.
@@ -191,6 +200,21 @@ pub async fn rates_for(ctx: &Ctx, p: &Principal, q: &RatesQuery) -> AppResult<Ra
     })
 }
 
+/// The six indicators (fractions 0–1) with the counts behind them, for a
+/// node and a date range, optionally grouped (DESIGN.md §3).
+#[utoipa::path(
+    get,
+    path = "/api/v1/insight/rates",
+    operation_id = "insight_rates",
+    tag = "insight",
+    summary = "六率指标(响应率、解决率、满意率、结案率、按期结案率、返工率)",
+    params(RatesQuery),
+    responses(
+        (status = 200, description = "指标", body = RatesView),
+        QueryErrors, Unauthorized, Forbidden, NotFound,
+    ),
+    security(("bearer" = [])),
+)]
 async fn rates_handler(
     State(ctx): State<Ctx>,
     Auth(p): Auth,

@@ -4,7 +4,7 @@ use kernel::{text, FieldErrors};
 use serde::{Deserialize, Serialize};
 
 /// The states of DESIGN.md §3 (GB/T 30428 / 12345 practice).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DemandStatus {
     Submitted,
@@ -90,7 +90,7 @@ impl DemandKind {
 }
 
 /// How a demand reached us.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     Web,

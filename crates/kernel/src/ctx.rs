@@ -4,6 +4,8 @@ use crate::calendar::WorkingCalendar;
 use crate::clock::SharedClock;
 use crate::crypto::FieldCipher;
 use crate::db::Db;
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 /// Run-time settings the modules need (the full configuration lives in app).
@@ -32,6 +34,18 @@ pub struct Settings {
     pub login_rate_per_minute: u32,
     /// Demands one account may file per minute (0 = no limit).
     pub intake_rate_per_minute: u32,
+    /// Webhooks may point at loopback / private addresses (SSRF guard off).
+    pub webhook_allow_private: bool,
+    /// One webhook request may take this long before it counts as failed.
+    pub webhook_timeout_seconds: u64,
+    /// The first retry waits this long; each further one twice as long.
+    pub webhook_retry_base_seconds: i64,
+    /// Attempts before a delivery is dead-lettered.
+    pub webhook_max_attempts: i64,
+    /// Local time (minutes since midnight, Asia/Shanghai) of the daily digest.
+    pub digest_minute: u32,
+    /// Seconds between heartbeat comments on live-update streams.
+    pub sse_heartbeat_seconds: u64,
 }
 
 impl Default for Settings {
@@ -49,6 +63,12 @@ impl Default for Settings {
             office_hours: vec![(510, 720), (870, 1080)],
             login_rate_per_minute: 30,
             intake_rate_per_minute: 20,
+            webhook_allow_private: false,
+            webhook_timeout_seconds: 10,
+            webhook_retry_base_seconds: 30,
+            webhook_max_attempts: 6,
+            digest_minute: 8 * 60,
+            sse_heartbeat_seconds: 15,
         }
     }
 }
@@ -63,6 +83,55 @@ pub struct Ctx {
     pub calendar: Arc<RwLock<WorkingCalendar>>,
     /// Login and intake rate limits.
     pub limits: Arc<crate::ratelimit::RateLimits>,
+    /// Per-context state a module keeps for itself (e.g. notify's live-update
+    /// hub), one value per type, made on first use.
+    pub extensions: Arc<Extensions>,
+}
+
+/// A type map: each module stores one value of its own type here, so a
+/// module's in-memory state lives exactly as long as its context (two test
+/// servers in one process never share it).
+#[derive(Default)]
+pub struct Extensions(RwLock<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>);
+
+impl Extensions {
+    /// The stored `T`, or the one `init` makes (stored for next time).
+    pub fn get_or_init<T: Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Arc<T> {
+        let key = TypeId::of::<T>();
+        if let Some(v) = self
+            .0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned()
+        {
+            if let Ok(t) = v.downcast::<T>() {
+                return t;
+            }
+        }
+        let mut map = self.0.write().unwrap_or_else(|e| e.into_inner());
+        let v = map
+            .entry(key)
+            .or_insert_with(|| Arc::new(init()) as Arc<dyn Any + Send + Sync>)
+            .clone();
+        v.downcast::<T>().expect("stored under its own type id")
+    }
+
+    /// The stored `T`, if one was made.
+    pub fn get<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&TypeId::of::<T>())
+            .cloned()
+            .and_then(|v| v.downcast::<T>().ok())
+    }
+}
+
+impl std::fmt::Debug for Extensions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Extensions")
+    }
 }
 
 impl Ctx {

@@ -14,6 +14,7 @@ pub mod i18n;
 pub mod id;
 pub mod json;
 pub mod mask;
+pub mod openapi;
 pub mod orgpath;
 pub mod page;
 pub mod personal;

@@ -7,8 +7,11 @@
 use crate::error::AppError;
 use crate::orgpath::OrgPath;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Resident,
@@ -145,7 +148,7 @@ impl Role {
     ];
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Grant {
     pub role: Role,
     pub org_id: String,
@@ -153,7 +156,7 @@ pub struct Grant {
 }
 
 /// A household the principal lives in (residents only).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct HouseholdRef {
     pub id: String,
     pub org_path: OrgPath,

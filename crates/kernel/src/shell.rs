@@ -14,6 +14,9 @@ pub struct Shell {
     pub is_resident: bool,
     /// The current path, for the language toggle link.
     pub path: String,
+    /// Unread notifications, when the page has the count at hand; otherwise
+    /// the header's badge is filled by /static/app.js.
+    pub unread: Option<i64>,
 }
 
 impl Shell {
@@ -32,6 +35,22 @@ impl Shell {
             is_staff: who.is_some_and(|p| p.is_staff()),
             is_resident: who.is_some_and(|p| p.is_resident()),
             path: String::new(),
+            unread: None,
+        }
+    }
+
+    pub fn with_unread(mut self, unread: i64) -> Shell {
+        self.unread = Some(unread);
+        self
+    }
+
+    /// The badge text: empty when there is nothing unread or the count is
+    /// not known (the badge is then hidden).
+    pub fn unread_label(&self) -> String {
+        match self.unread {
+            Some(n) if n > 99 => "99+".into(),
+            Some(n) if n > 0 => n.to_string(),
+            _ => String::new(),
         }
     }
 

@@ -32,11 +32,13 @@ pub async fn request_id(req: Request, next: Next) -> Response {
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+    // The span is attached to the future (never entered across an await,
+    // which tracing forbids).
     let mut resp = REQUEST_ID
-        .scope(id.clone(), async move {
-            let _enter = span.enter();
-            next.run(req).await
-        })
+        .scope(
+            id.clone(),
+            tracing::Instrument::instrument(next.run(req), span),
+        )
         .await;
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v);
@@ -143,5 +145,25 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
             .map(|c| c.0.ip().to_string())
             .unwrap_or_else(|| "unknown".into());
         Ok(ClientAddr(addr))
+    }
+}
+
+/// A multipart body whose malformed forms get the contract's JSON error
+/// (axum's own rejection is plain text).
+pub struct Upload(pub axum::extract::Multipart);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Upload {
+    type Rejection = crate::error::AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Multipart::from_request(req, state)
+            .await
+            .map(Upload)
+            .map_err(|_| {
+                crate::error::AppError::bad_request(
+                    "invalid_multipart",
+                    "上传内容格式不正确,请使用 multipart/form-data",
+                )
+            })
     }
 }

@@ -14,11 +14,13 @@ use axum::routing::{any, delete, get};
 use axum::{Json as JsonOut, Router};
 use kernel::clock::to_rfc3339;
 use kernel::json::{Json, Query};
+use kernel::openapi::{BodyErrors, Conflict, Forbidden, NotFound, QueryErrors, Unauthorized};
 use kernel::page::{Page, PageParams, PageQuery};
 use kernel::{text, AppError, AppResult, Ctx, Role};
 use org::model::OrgKind;
 use org::store::NodeRow;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 pub fn routes() -> Router<Ctx> {
     Router::new()
@@ -722,7 +724,7 @@ async fn building_for(
 // /api/v1/open311/keys
 // ---------------------------------------------------------------------------
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct KeyView {
     pub id: String,
     pub name: String,
@@ -752,21 +754,36 @@ impl From<KeyRow> for KeyView {
 }
 
 /// The answer to issuing a key: the only time the key itself is shown.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct IssuedKey {
     #[serde(flatten)]
     pub key: KeyView,
     pub api_key: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
+    /// The integration's name.
     pub name: String,
+    /// The place it may file for: a city, district, street, community or compound.
     pub org_id: String,
 }
 
 /// Keys of the places the caller administers, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/open311/keys",
+    operation_id = "list_open311_keys",
+    tag = "open311",
+    summary = "Open311 接入密钥列表",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "一页密钥(不含密钥本身)", body = Page<KeyView>),
+        QueryErrors, Unauthorized,
+    ),
+    security(("bearer" = [])),
+)]
 async fn list_keys(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -781,6 +798,19 @@ async fn list_keys(
 }
 
 /// Issues a key for one integration at a place the caller administers.
+#[utoipa::path(
+    post,
+    path = "/api/v1/open311/keys",
+    operation_id = "issue_open311_key",
+    tag = "open311",
+    summary = "签发 Open311 接入密钥",
+    request_body = NewKey,
+    responses(
+        (status = 201, description = "新密钥;`api_key` 仅此一次显示", body = IssuedKey),
+        BodyErrors, Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn issue_key(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -807,6 +837,19 @@ async fn issue_key(
 }
 
 /// Revokes a key: requests with it are refused (403) from then on.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/open311/keys/{id}",
+    operation_id = "revoke_open311_key",
+    tag = "open311",
+    summary = "吊销 Open311 接入密钥",
+    params(("id" = String, Path, description = "密钥编号")),
+    responses(
+        (status = 200, description = "已吊销的密钥", body = KeyView),
+        Unauthorized, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn revoke_key(
     State(ctx): State<Ctx>,
     Auth(p): Auth,

@@ -822,6 +822,7 @@ pub async fn file(
         },
     )
     .await?;
+    cases::notices::on_filed(&mut tx, ctx.db.backend(), &row, &key.user_id, now).await?;
     tx.commit().await?;
     Ok(row)
 }

@@ -13,10 +13,15 @@ use axum::routing::get;
 use axum::{Json as JsonOut, Router};
 use kernel::audit::{self, AuditEntry};
 use kernel::json::{Json, Query};
+use kernel::openapi::{
+    BadRequest, BodyErrors, Conflict, Forbidden, NotFound, PayloadTooLarge, QueryErrors,
+    Unauthorized, Unprocessable, UnsupportedMediaType,
+};
 use kernel::page::{Page, PageParams};
 use kernel::{text, AppError, AppResult, Ctx, OrgPath, Principal, Role};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 
 pub fn routes() -> Router<Ctx> {
     Router::new()
@@ -73,7 +78,7 @@ async fn admin_node(ctx: &Ctx, p: &Principal, id: &str) -> AppResult<NodeRow> {
     Ok(node)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct NodeView {
     pub id: String,
     pub parent_id: Option<String>,
@@ -102,14 +107,35 @@ impl From<NodeRow> for NodeView {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct TreeQuery {
+    /// A node id: its subtree only (default: the caller's whole scope).
     root: Option<String>,
+    /// Levels below the root, 0–10.
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 10)]
     depth: Option<String>,
+    /// Items per page, 1–100 (default 20).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     limit: Option<String>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
+/// The region tree in the caller's scope, in path order.
+#[utoipa::path(
+    get,
+    path = "/api/v1/org/tree",
+    operation_id = "org_tree",
+    tag = "org",
+    summary = "组织树",
+    params(TreeQuery),
+    responses(
+        (status = 200, description = "一页节点", body = Page<NodeView>),
+        QueryErrors, Unauthorized, NotFound,
+    ),
+    security(("bearer" = [])),
+)]
 async fn tree(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -141,13 +167,27 @@ async fn tree(
     Ok(JsonOut(page.map(NodeView::from)))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct NodeDetail {
     #[serde(flatten)]
     node: NodeView,
     ancestors: Vec<NodeView>,
 }
 
+/// One node with the visible part of its ancestor chain.
+#[utoipa::path(
+    get,
+    path = "/api/v1/org/nodes/{id}",
+    operation_id = "org_node",
+    tag = "org",
+    summary = "节点详情",
+    params(("id" = String, Path, description = "节点编号")),
+    responses(
+        (status = 200, description = "节点及其上级", body = NodeDetail),
+        Unauthorized, NotFound,
+    ),
+    security(("bearer" = [])),
+)]
 async fn get_node(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -169,6 +209,19 @@ async fn get_node(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/org/nodes/{id}/children",
+    operation_id = "org_node_children",
+    tag = "org",
+    summary = "下级节点",
+    params(("id" = String, Path, description = "节点编号")),
+    responses(
+        (status = 200, description = "全部下级节点", body = Page<NodeView>),
+        Unauthorized, NotFound,
+    ),
+    security(("bearer" = [])),
+)]
 async fn children(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -188,15 +241,30 @@ async fn children(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateNode {
     parent_id: String,
+    #[schema(value_type = OrgKind)]
     kind: String,
     code: String,
     name: String,
 }
 
+/// A node under a parent the caller administers.
+#[utoipa::path(
+    post,
+    path = "/api/v1/org/nodes",
+    operation_id = "create_org_node",
+    tag = "org",
+    summary = "新建节点",
+    request_body = CreateNode,
+    responses(
+        (status = 201, description = "新节点", body = NodeView),
+        BodyErrors, Unauthorized, Forbidden, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn create_node(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -230,13 +298,28 @@ async fn create_node(
     Ok((StatusCode::CREATED, JsonOut(node.into())))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RenameNode {
     name: String,
     version: i64,
 }
 
+/// Renames a node; `version` must be the one the caller saw (else 409).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/org/nodes/{id}",
+    operation_id = "rename_org_node",
+    tag = "org",
+    summary = "重命名节点",
+    params(("id" = String, Path, description = "节点编号")),
+    request_body = RenameNode,
+    responses(
+        (status = 200, description = "改名后的节点", body = NodeView),
+        BodyErrors, Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn rename_node(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -270,6 +353,20 @@ async fn rename_node(
     Ok(JsonOut(updated.into()))
 }
 
+/// Deletes a node (refused with 409 while anything refers to it).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/org/nodes/{id}",
+    operation_id = "delete_org_node",
+    tag = "org",
+    summary = "删除节点",
+    params(("id" = String, Path, description = "节点编号")),
+    responses(
+        (status = 204, description = "已删除"),
+        Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn delete_node(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -302,7 +399,7 @@ async fn delete_node(
 }
 
 /// A resident as lists show it: phone and ID masked.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ResidentView {
     pub id: String,
     pub household_id: String,
@@ -329,6 +426,20 @@ impl ResidentView {
     }
 }
 
+/// A household's residents, phone and ID masked.
+#[utoipa::path(
+    get,
+    path = "/api/v1/org/households/{id}/residents",
+    operation_id = "household_residents",
+    tag = "org",
+    summary = "住户的居民",
+    params(("id" = String, Path, description = "住户(户)节点编号")),
+    responses(
+        (status = 200, description = "居民(脱敏)", body = Page<ResidentView>),
+        Unauthorized, NotFound,
+    ),
+    security(("bearer" = [])),
+)]
 async fn household_residents(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -349,20 +460,38 @@ async fn household_residents(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AddResident {
     name: String,
+    /// An 11-digit mainland mobile number.
     #[serde(default)]
     phone: Option<String>,
+    /// An 18-character resident ID number (GB 11643).
     #[serde(default)]
     id_card: Option<String>,
+    /// `owner` (业主) or `tenant` (租户).
     #[serde(default)]
+    #[schema(value_type = Option<crate::model::Tenure>)]
     tenure: Option<String>,
     #[serde(default)]
     relation: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/org/households/{id}/residents",
+    operation_id = "add_resident",
+    tag = "org",
+    summary = "登记居民",
+    params(("id" = String, Path, description = "住户(户)节点编号")),
+    request_body = AddResident,
+    responses(
+        (status = 201, description = "新登记的居民(脱敏)", body = ResidentView),
+        BodyErrors, Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn add_resident(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -399,14 +528,30 @@ async fn add_resident(
     Ok((StatusCode::CREATED, JsonOut(ResidentView::masked(row))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct UnmaskQuery {
+    /// `true` shows the full phone and ID (org admins in scope; audited).
     unmask: Option<String>,
+    /// Why (2–200 characters), required with `unmask=true`.
     reason: Option<String>,
 }
 
 /// One resident; `?unmask=true&reason=…` shows full phone and ID to org
 /// admins in scope, and every such read is audited with its reason.
+#[utoipa::path(
+    get,
+    path = "/api/v1/org/residents/{id}",
+    operation_id = "resident",
+    tag = "org",
+    summary = "居民详情(可审计地查看完整号码)",
+    params(("id" = String, Path, description = "居民编号"), UnmaskQuery),
+    responses(
+        (status = 200, description = "居民", body = ResidentView),
+        QueryErrors, Unauthorized, Forbidden, NotFound,
+    ),
+    security(("bearer" = [])),
+)]
 async fn get_resident(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -459,12 +604,29 @@ async fn get_resident(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct GridQuery {
+    /// Items per page, 1–100 (default 20).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     limit: Option<String>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/org/grids",
+    operation_id = "list_grids",
+    tag = "org",
+    summary = "网格列表",
+    params(GridQuery),
+    responses(
+        (status = 200, description = "一页网格", body = Page<GridRow>),
+        QueryErrors, Unauthorized,
+    ),
+    security(("bearer" = [])),
+)]
 async fn list_grids(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -476,14 +638,29 @@ async fn list_grids(
     Ok(JsonOut(Page::from_rows(rows, &params, |g| g.code.clone())))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateGrid {
+    /// The community or village.
     org_id: String,
+    /// The grid's number within it, 1–999.
     number: u32,
     name: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/org/grids",
+    operation_id = "create_grid",
+    tag = "org",
+    summary = "划分网格",
+    request_body = CreateGrid,
+    responses(
+        (status = 201, description = "新网格", body = GridRow),
+        BodyErrors, Unauthorized, Forbidden, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn create_grid(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -526,8 +703,10 @@ async fn create_grid(
     Ok((StatusCode::CREATED, JsonOut(g)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct OrgQuery {
+    /// The node id (import: the compound).
     org: Option<String>,
 }
 
@@ -535,6 +714,27 @@ const XLSX_MIME: &str = "application/vnd.openxmlformats-officedocument.spreadshe
 
 /// Upload the workbook as the raw body (`Content-Type` of xlsx) with `?org=`
 /// the compound; 200 with the report, or 422 with every bad cell.
+#[utoipa::path(
+    post,
+    path = "/api/v1/org/import",
+    operation_id = "import_residents",
+    tag = "org",
+    summary = "Excel 导入居民",
+    params(OrgQuery),
+    request_body(
+        description = "The workbook (xlsx). 表头:楼栋 单元 户号 姓名 手机号 身份证号 身份 与户主关系",
+        content(
+            (kernel::openapi::Binary = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (kernel::openapi::Binary = "application/octet-stream"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "导入结果", body = xlsx::ImportReport),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
+        UnsupportedMediaType, Unprocessable,
+    ),
+    security(("bearer" = [])),
+)]
 async fn import_xlsx(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -558,6 +758,21 @@ async fn import_xlsx(
     ))
 }
 
+/// The residents under a node as a workbook, phones and IDs masked.
+#[utoipa::path(
+    get,
+    path = "/api/v1/org/export.xlsx",
+    operation_id = "export_residents",
+    tag = "org",
+    summary = "Excel 导出居民(脱敏)",
+    params(OrgQuery),
+    responses(
+        (status = 200, description = "工作簿", body = kernel::openapi::Binary,
+            content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        QueryErrors, Unauthorized, Forbidden, NotFound,
+    ),
+    security(("bearer" = [])),
+)]
 async fn export_xlsx(
     State(ctx): State<Ctx>,
     Auth(p): Auth,

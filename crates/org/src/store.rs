@@ -408,7 +408,7 @@ pub async fn residents_in(
         .collect())
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct GridRow {
     pub id: String,
     pub org_id: String,

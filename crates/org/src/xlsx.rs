@@ -29,14 +29,14 @@ pub struct ImportRow {
     pub resident: NewResident,
 }
 
-#[derive(Debug, Serialize, PartialEq)]
+#[derive(Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct RowError {
     pub row: usize,
     pub column: String,
     pub message: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ImportReport {
     pub imported_residents: usize,
     pub created_nodes: usize,

@@ -20,7 +20,7 @@ use crate::model::{
 use crate::store::{self, MemberRow, OrgRow};
 use accounts::Auth;
 use axum::body::Bytes;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -29,12 +29,17 @@ use chrono::NaiveDate;
 use kernel::audit::{self, AuditEntry};
 use kernel::clock::to_rfc3339;
 use kernel::json::{Json, Query};
+use kernel::openapi::{
+    BadRequest, BodyErrors, Conflict, Forbidden, NotFound, PayloadTooLarge, QueryErrors,
+    Unauthorized, Unprocessable, UnsupportedMediaType,
+};
 use kernel::page::{Page, PageParams};
 use kernel::{text, AppError, AppResult, Ctx, FieldErrors, OrgPath, Principal, Role};
 use org::store::NodeRow;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
+use utoipa::{IntoParams, ToSchema};
 
 pub const XLSX_MIME: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 pub const PHOTO_MAX_BYTES: usize = 5 * 1024 * 1024;
@@ -292,7 +297,7 @@ async fn audit_tx(
 
 // ================================================================ views
 
-#[derive(Debug, Serialize, Clone)]
+#[derive(Debug, Serialize, Clone, ToSchema)]
 pub struct OrgBrief {
     pub id: String,
     pub kind: PartyOrgKind,
@@ -311,14 +316,14 @@ impl From<&OrgRow> for OrgBrief {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AreaView {
     pub org_id: String,
     pub name: String,
     pub org_path: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OrgView {
     pub id: String,
     pub kind: PartyOrgKind,
@@ -362,7 +367,7 @@ pub fn org_view(o: &OrgRow, scope: &Scope) -> OrgView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OfficerView {
     pub id: String,
     pub member_id: String,
@@ -375,7 +380,7 @@ pub struct OfficerView {
     pub current: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CentreView {
     pub name: String,
     pub address: String,
@@ -383,7 +388,7 @@ pub struct CentreView {
     pub phone: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OrgDetail {
     #[serde(flatten)]
     pub org: OrgView,
@@ -393,14 +398,14 @@ pub struct OrgDetail {
     pub service_centre: Option<CentreView>,
 }
 
-#[derive(Debug, Serialize, Clone)]
+#[derive(Debug, Serialize, Clone, ToSchema)]
 pub struct RegistrationView {
     pub org_id: String,
     pub org_name: String,
     pub registered_on: Option<String>,
 }
 
-#[derive(Debug, Serialize, Clone)]
+#[derive(Debug, Serialize, Clone, ToSchema)]
 pub struct Rights {
     pub manage: bool,
     pub check_in: bool,
@@ -410,7 +415,7 @@ pub struct Rights {
 
 /// A member as the caller may see it: everything for the party roles over
 /// the member's organisations and the member; masked for overseers.
-#[derive(Debug, Serialize, Clone)]
+#[derive(Debug, Serialize, Clone, ToSchema)]
 pub struct MemberView {
     pub id: String,
     pub name: String,
@@ -601,9 +606,10 @@ pub fn member_view(m: &MemberRow, a: MemberAccess, names: &Names) -> MemberView 
 
 // ================================================================ organisations
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOrgBody {
+    #[schema(value_type = PartyOrgKind)]
     pub kind: String,
     pub name: String,
     /// The org node it is attached to (community, compound, building, agency).
@@ -776,10 +782,11 @@ pub async fn officer_views(ctx: &Ctx, scope: &Scope, o: &OrgRow) -> AppResult<Ve
     Ok(out)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OfficerBody {
     pub member_id: String,
+    #[schema(value_type = OfficerPosition)]
     pub position: String,
     pub term_start: String,
     #[serde(default)]
@@ -868,7 +875,7 @@ pub async fn add_officer(
         .ok_or(AppError::NotFound)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndBody {
     pub ended_on: String,
@@ -906,7 +913,7 @@ pub async fn end_officer(ctx: &Ctx, p: &Principal, id: &str, b: &EndBody) -> App
     Ok(())
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CentreBody {
     pub name: String,
@@ -983,7 +990,7 @@ pub async fn set_centre(
 
 // ================================================================ members
 
-#[derive(Debug, Default, Deserialize, Clone)]
+#[derive(Debug, Default, Deserialize, Clone, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMemberBody {
     pub branch_id: String,
@@ -994,11 +1001,13 @@ pub struct NewMemberBody {
     pub phone: Option<String>,
     #[serde(default)]
     pub id_card: Option<String>,
+    #[schema(value_type = MemberStatus)]
     pub status: String,
     #[serde(default)]
     pub joined_on: Option<String>,
     #[serde(default)]
     pub full_on: Option<String>,
+    #[schema(value_type = ManagementMode)]
     pub mode: String,
     #[serde(default)]
     pub work_unit: Option<String>,
@@ -1236,7 +1245,7 @@ pub async fn create_member(ctx: &Ctx, p: &Principal, b: &NewMemberBody) -> AppRe
 }
 
 /// A change to a member: absent fields stay, empty strings clear.
-#[derive(Debug, Default, Deserialize, Clone)]
+#[derive(Debug, Default, Deserialize, Clone, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchMemberBody {
     #[serde(default)]
@@ -1250,6 +1259,7 @@ pub struct PatchMemberBody {
     #[serde(default)]
     pub full_on: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<ManagementMode>)]
     pub mode: Option<String>,
     #[serde(default)]
     pub work_unit: Option<String>,
@@ -1411,9 +1421,10 @@ pub async fn update_member(
         .ok_or(AppError::NotFound)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusBody {
+    #[schema(value_type = MemberStatus)]
     pub status: String,
     /// 入党日期 for probationary, 转正日期 for full.
     pub date: String,
@@ -1491,7 +1502,7 @@ pub async fn change_status(
         .ok_or(AppError::NotFound)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransferBody {
     #[serde(default)]
@@ -1504,6 +1515,7 @@ pub struct TransferBody {
     pub reason: Option<String>,
     /// The mode in the new branch (default: unchanged).
     #[serde(default)]
+    #[schema(value_type = Option<ManagementMode>)]
     pub mode: Option<String>,
     #[serde(default)]
     pub version: Option<i64>,
@@ -1658,7 +1670,7 @@ pub async fn transfer(
         .ok_or(AppError::NotFound)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegistrationBody {
     /// The residential community's committee or compound branch.
@@ -1763,7 +1775,7 @@ pub async fn unregister(ctx: &Ctx, p: &Principal, id: &str) -> AppResult<MemberR
         .ok_or(AppError::NotFound)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckinBody {
     /// When (RFC 3339); now when omitted.
@@ -1775,7 +1787,7 @@ pub struct CheckinBody {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CheckinView {
     pub id: String,
     pub at: String,
@@ -1894,7 +1906,7 @@ pub async fn add_checkin(
 
 // ---------------------------------------------------------------- member detail
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TransferView {
     pub id: String,
     pub member_id: String,
@@ -1905,7 +1917,7 @@ pub struct TransferView {
     pub reason: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OrgBriefName {
     pub id: Option<String>,
     pub name: String,
@@ -1929,7 +1941,7 @@ fn transfer_view(t: store::TransferRow, member_name: Option<String>) -> Transfer
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OfficeView {
     pub org_id: String,
     pub position: OfficerPosition,
@@ -1939,7 +1951,7 @@ pub struct OfficeView {
     pub ended_on: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AppointmentView {
     pub id: String,
     pub party_org_id: String,
@@ -1956,7 +1968,7 @@ pub struct AppointmentView {
     pub ended_on: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ServiceView {
     pub id: String,
     pub member_id: String,
@@ -1975,14 +1987,14 @@ pub struct ServiceView {
     pub version: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CaseBrief {
     pub id: String,
     pub title: String,
     pub status: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Engagement {
     /// Demands the member helped with (by their account), how many, and
     /// those the caller may open.
@@ -1995,7 +2007,7 @@ pub struct Engagement {
     pub service_pending_hours: f64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AttendedView {
     pub activity_id: String,
     pub title: String,
@@ -2006,7 +2018,7 @@ pub struct AttendedView {
     pub status_label: &'static str,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TaskBrief {
     pub id: String,
     pub title: String,
@@ -2014,14 +2026,14 @@ pub struct TaskBrief {
     pub open: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct FloatingView {
     pub last_checkin: Option<String>,
     pub overdue: bool,
     pub contact_days: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MemberDetail {
     #[serde(flatten)]
     pub member: MemberView,
@@ -2249,15 +2261,21 @@ fn service_view(
 
 // ---------------------------------------------------------------- member lists
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MemberQuery {
     /// An organisation: its members (home, group or registered there; a
     /// committee with everything under it).
     pub org: Option<String>,
     /// home (organisation relation there) or registered (双报到 there).
+    #[param(pattern = "^(home|registered)?$")]
     pub relation: Option<String>,
+    #[param(value_type = Option<ManagementMode>)]
     pub mode: Option<String>,
+    /// Items per page, 1–100 (default 20).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
@@ -2328,10 +2346,11 @@ pub async fn list_members(
 
 // ================================================================ roster and appointments
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ButlerBody {
     pub building_id: String,
+    #[schema(value_type = ButlerRole)]
     pub role: String,
     /// A butler's login (a butler who is not a party member) …
     #[serde(default)]
@@ -2344,7 +2363,7 @@ pub struct ButlerBody {
     pub started_on: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ButlerView {
     pub id: String,
     pub building_id: String,
@@ -2585,14 +2604,16 @@ pub async fn end_butler(ctx: &Ctx, p: &Principal, id: &str, b: &EndBody) -> AppR
     Ok(())
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppointmentBody {
     /// The branch that records it.
     pub org_id: String,
     pub member_id: String,
     pub compound_id: String,
+    #[schema(value_type = model::CrossBody)]
     pub body: String,
+    #[schema(value_type = model::CrossDirection)]
     pub direction: String,
     pub position: String,
     pub started_on: String,
@@ -2747,10 +2768,11 @@ pub async fn end_appointment(ctx: &Ctx, p: &Principal, id: &str, b: &EndBody) ->
 
 // ================================================================ activities
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActivityBody {
     pub org_id: String,
+    #[schema(value_type = ActivityKind)]
     pub kind: String,
     pub title: String,
     #[serde(default)]
@@ -2761,7 +2783,7 @@ pub struct ActivityBody {
     pub minutes: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ActivityItem {
     pub id: String,
     pub org: OrgBrief,
@@ -2773,11 +2795,12 @@ pub struct ActivityItem {
     pub place: String,
     pub present: i64,
     pub expected: i64,
-    pub photos: i64,
+    /// The number of photos (the detail lists them as `photos`).
+    pub photo_count: i64,
     pub version: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AttendanceView {
     pub member_id: String,
     pub name: String,
@@ -2785,7 +2808,7 @@ pub struct AttendanceView {
     pub status_label: &'static str,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PhotoView {
     pub id: String,
     pub filename: String,
@@ -2794,7 +2817,7 @@ pub struct PhotoView {
     pub url: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ActivityDetail {
     #[serde(flatten)]
     pub item: ActivityItem,
@@ -2900,7 +2923,7 @@ pub async fn activity_items(
                 .filter(|x| x.2 == AttendanceStatus::Present)
                 .count() as i64,
             expected: mine.len() as i64,
-            photos,
+            photo_count: photos,
             version: a.version,
             id: a.id,
         });
@@ -2960,7 +2983,7 @@ pub async fn activity_detail(
     })
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MinutesBody {
     pub minutes: String,
@@ -3009,7 +3032,7 @@ pub async fn set_minutes(
         .ok_or(AppError::NotFound)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AttendanceBody {
     pub entries: Vec<AttendanceInput>,
@@ -3175,7 +3198,7 @@ pub async fn add_photo(
 
 // ================================================================ tasks and volunteer service
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskBody {
     pub org_id: String,
@@ -3183,7 +3206,7 @@ pub struct TaskBody {
     pub description: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TaskView {
     pub id: String,
     pub org: OrgBriefName,
@@ -3241,7 +3264,7 @@ pub async fn create_task(ctx: &Ctx, p: &Principal, b: &TaskBody) -> AppResult<st
         .ok_or(AppError::NotFound)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimBody {
     /// The member (staff assigning); the caller's own record when omitted.
@@ -3360,7 +3383,7 @@ pub async fn task_views(
     Ok(out)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceBody {
     pub member_id: String,
@@ -3466,7 +3489,7 @@ pub async fn record_service(ctx: &Ctx, p: &Principal, b: &ServiceBody) -> AppRes
     Ok(service_view(row, &m, &scope, a))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecideBody {
     pub approve: bool,
@@ -3532,7 +3555,7 @@ pub async fn decide_service(
 
 // ================================================================ statistics
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ComplianceItem {
     pub kind: ActivityKind,
     pub kind_label: &'static str,
@@ -3540,14 +3563,14 @@ pub struct ComplianceItem {
     pub required: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct BranchStats {
     pub org: OrgBrief,
     #[serde(flatten)]
     pub stats: PartyStats,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct StatsView {
     pub org: OrgBrief,
     pub from: String,
@@ -3562,9 +3585,14 @@ pub struct StatsView {
     pub parts: Vec<BranchStats>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PeriodQuery {
+    /// First day, `YYYY-MM-DD` (default: 1 January of this year).
+    #[param(format = Date)]
     pub from: Option<String>,
+    /// Last day, `YYYY-MM-DD` (default: 31 December of this year).
+    #[param(format = Date)]
     pub to: Option<String>,
 }
 
@@ -3721,7 +3749,8 @@ pub async fn stats(
 
 // ================================================================ the caller's own membership
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = PartyMe)]
 pub struct MeView {
     pub members: Vec<MemberDetail>,
     /// Open service tasks of the member's organisations.
@@ -3754,11 +3783,26 @@ pub async fn me(ctx: &Ctx, p: &Principal) -> AppResult<MeView> {
 
 // ================================================================ handlers
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct KindQuery {
+    #[param(value_type = Option<PartyOrgKind>)]
     kind: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/party/orgs",
+    operation_id = "party_list_orgs",
+    tag = "party",
+    summary = "党组织列表",
+    params(KindQuery),
+    responses(
+        (status = 200, description = "可见的党组织", body = Page<OrgView>),
+        QueryErrors, Unauthorized,
+    ),
+    security(("bearer" = [])),
+)]
 async fn list_orgs_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -3784,6 +3828,19 @@ async fn list_orgs_h(
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/party/orgs",
+    operation_id = "party_create_org",
+    tag = "party",
+    summary = "新建党组织",
+    request_body = NewOrgBody,
+    responses(
+        (status = 201, description = "新党组织", body = OrgView),
+        BodyErrors, Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn create_org_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -3794,6 +3851,19 @@ async fn create_org_h(
     Ok((StatusCode::CREATED, JsonOut(org_view(&o, &scope))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/party/orgs/{id}",
+    operation_id = "party_org_detail",
+    tag = "party",
+    summary = "党组织详情",
+    params(("id" = String, Path, description = "党组织编号")),
+    responses(
+        (status = 200, description = "党组织及其班子、下级", body = OrgDetail),
+        Unauthorized, NotFound,
+    ),
+    security(("bearer" = [])),
+)]
 async fn org_detail_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -3804,6 +3874,20 @@ async fn org_detail_h(
     Ok(JsonOut(org_detail(&ctx, &scope, &o).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/party/orgs/{id}/officers",
+    operation_id = "party_add_officer",
+    tag = "party",
+    summary = "任命班子成员",
+    params(("id" = String, Path, description = "党组织编号")),
+    request_body = OfficerBody,
+    responses(
+        (status = 201, description = "任职", body = OfficerView),
+        BodyErrors, Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn add_officer_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -3816,6 +3900,20 @@ async fn add_officer_h(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/party/officers/{id}/end",
+    operation_id = "party_end_officer",
+    tag = "party",
+    summary = "免去职务",
+    params(("id" = String, Path, description = "任职编号")),
+    request_body = EndBody,
+    responses(
+        (status = 204, description = "已离任"),
+        BodyErrors, Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn end_officer_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -3826,6 +3924,20 @@ async fn end_officer_h(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/party/orgs/{id}/service-centre",
+    operation_id = "party_set_centre",
+    tag = "party",
+    summary = "设置党群服务中心",
+    params(("id" = String, Path, description = "党组织编号")),
+    request_body = CentreBody,
+    responses(
+        (status = 200, description = "服务中心", body = CentreView),
+        BodyErrors, Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn set_centre_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -3835,6 +3947,19 @@ async fn set_centre_h(
     Ok(JsonOut(set_centre(&ctx, &p, &id, &b).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/party/orgs/{id}/stats",
+    operation_id = "party_stats",
+    tag = "party",
+    summary = "党建统计",
+    params(("id" = String, Path, description = "党组织编号"), PeriodQuery),
+    responses(
+        (status = 200, description = "统计(仅数字)", body = StatsView),
+        QueryErrors, Unauthorized, Forbidden, NotFound,
+    ),
+    security(("bearer" = [])),
+)]
 async fn stats_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -3846,6 +3971,19 @@ async fn stats_h(
 
 /// Transfers in and out of an organisation: the history stays with the
 /// branch a member left (names for those who manage it).
+#[utoipa::path(
+    get,
+    path = "/api/v1/party/orgs/{id}/transfers",
+    operation_id = "party_org_transfers",
+    tag = "party",
+    summary = "组织关系转接记录",
+    params(("id" = String, Path, description = "党组织编号")),
+    responses(
+        (status = 200, description = "转入转出", body = Page<TransferView>),
+        Unauthorized, NotFound,
+    ),
+    security(("bearer" = [])),
+)]
 async fn org_transfers_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -3877,6 +4015,19 @@ async fn org_transfers_h(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/party/members",
+    operation_id = "party_list_members",
+    tag = "party",
+    summary = "党员列表",
+    params(MemberQuery),
+    responses(
+        (status = 200, description = "一页党员", body = Page<MemberView>),
+        QueryErrors, Unauthorized, NotFound,
+    ),
+    security(("bearer" = [])),
+)]
 async fn list_members_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -3885,6 +4036,19 @@ async fn list_members_h(
     Ok(JsonOut(list_members(&ctx, &p, &q).await?.0))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/party/members",
+    operation_id = "party_create_member",
+    tag = "party",
+    summary = "登记党员",
+    request_body = NewMemberBody,
+    responses(
+        (status = 201, description = "新党员", body = MemberDetail),
+        BodyErrors, Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn create_member_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -3899,6 +4063,19 @@ async fn create_member_h(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/party/members/{id}",
+    operation_id = "party_member_detail",
+    tag = "party",
+    summary = "党员详情",
+    params(("id" = String, Path, description = "党员编号")),
+    responses(
+        (status = 200, description = "党员(对监督者脱敏)", body = MemberDetail),
+        Unauthorized, NotFound,
+    ),
+    security(("bearer" = [])),
+)]
 async fn member_detail_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -3924,6 +4101,20 @@ async fn detail_after(ctx: &Ctx, p: &Principal, m: MemberRow) -> AppResult<JsonO
     Ok(JsonOut(member_detail(ctx, p, &scope, &m, a).await?))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/party/members/{id}",
+    operation_id = "party_update_member",
+    tag = "party",
+    summary = "修改党员信息",
+    params(("id" = String, Path, description = "党员编号")),
+    request_body = PatchMemberBody,
+    responses(
+        (status = 200, description = "修改后的党员", body = MemberDetail),
+        BodyErrors, Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn update_member_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -3934,6 +4125,20 @@ async fn update_member_h(
     detail_after(&ctx, &p, m).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/party/members/{id}/status",
+    operation_id = "party_status",
+    tag = "party",
+    summary = "发展阶段(预备、转正)",
+    params(("id" = String, Path, description = "党员编号")),
+    request_body = StatusBody,
+    responses(
+        (status = 200, description = "修改后的党员", body = MemberDetail),
+        BodyErrors, Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn status_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -3944,6 +4149,20 @@ async fn status_h(
     detail_after(&ctx, &p, m).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/party/members/{id}/transfer",
+    operation_id = "party_transfer",
+    tag = "party",
+    summary = "转接组织关系",
+    params(("id" = String, Path, description = "党员编号")),
+    request_body = TransferBody,
+    responses(
+        (status = 200, description = "转接后的党员", body = MemberDetail),
+        BodyErrors, Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn transfer_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -3954,6 +4173,20 @@ async fn transfer_h(
     detail_after(&ctx, &p, m).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/party/members/{id}/registration",
+    operation_id = "party_register",
+    tag = "party",
+    summary = "双报到",
+    params(("id" = String, Path, description = "党员编号")),
+    request_body = RegistrationBody,
+    responses(
+        (status = 200, description = "报到后的党员", body = MemberDetail),
+        BodyErrors, Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn register_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -3964,6 +4197,19 @@ async fn register_h(
     detail_after(&ctx, &p, m).await
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/party/members/{id}/registration",
+    operation_id = "party_unregister",
+    tag = "party",
+    summary = "取消双报到",
+    params(("id" = String, Path, description = "党员编号")),
+    responses(
+        (status = 200, description = "取消后的党员", body = MemberDetail),
+        Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn unregister_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -3973,6 +4219,19 @@ async fn unregister_h(
     detail_after(&ctx, &p, m).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/party/members/{id}/checkins",
+    operation_id = "party_checkins",
+    tag = "party",
+    summary = "流动党员报到记录",
+    params(("id" = String, Path, description = "党员编号")),
+    responses(
+        (status = 200, description = "最近 100 条", body = Page<CheckinView>),
+        Unauthorized, Forbidden, NotFound,
+    ),
+    security(("bearer" = [])),
+)]
 async fn checkins_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -3994,6 +4253,20 @@ async fn checkins_h(
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/party/members/{id}/checkins",
+    operation_id = "party_checkin",
+    tag = "party",
+    summary = "流动党员报到",
+    params(("id" = String, Path, description = "党员编号")),
+    request_body = CheckinBody,
+    responses(
+        (status = 201, description = "报到", body = CheckinView),
+        BodyErrors, Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn checkin_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -4006,11 +4279,24 @@ async fn checkin_h(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/party/me",
+    operation_id = "party_me",
+    tag = "party",
+    summary = "我的党员信息",
+    responses(
+        (status = 200, description = "本人的党员记录和待认领任务", body = MeView),
+        Unauthorized,
+    ),
+    security(("bearer" = [])),
+)]
 async fn me_h(State(ctx): State<Ctx>, Auth(p): Auth) -> AppResult<JsonOut<MeView>> {
     Ok(JsonOut(me(&ctx, &p).await?))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct OrgNodeQuery {
     /// An org node (compound, building) to narrow to; the caller's scope otherwise.
     org: Option<String>,
@@ -4027,6 +4313,19 @@ async fn roster_roots(ctx: &Ctx, p: &Principal, org: Option<&str>) -> AppResult<
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/party/butlers",
+    operation_id = "party_butlers",
+    tag = "party",
+    summary = "红色管家名册",
+    params(OrgNodeQuery),
+    responses(
+        (status = 200, description = "在岗管家和党员志愿者", body = Page<ButlerView>),
+        QueryErrors, Unauthorized, NotFound,
+    ),
+    security(("bearer" = [])),
+)]
 async fn butlers_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -4040,6 +4339,19 @@ async fn butlers_h(
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/party/butlers",
+    operation_id = "party_add_butler",
+    tag = "party",
+    summary = "登记楼宇管家",
+    request_body = ButlerBody,
+    responses(
+        (status = 201, description = "新登记", body = ButlerView),
+        BodyErrors, Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn add_butler_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -4051,6 +4363,20 @@ async fn add_butler_h(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/party/butlers/{id}/end",
+    operation_id = "party_end_butler",
+    tag = "party",
+    summary = "管家离岗",
+    params(("id" = String, Path, description = "名册编号")),
+    request_body = EndBody,
+    responses(
+        (status = 204, description = "已离岗"),
+        BodyErrors, Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn end_butler_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -4061,8 +4387,10 @@ async fn end_butler_h(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PartyOrgQuery {
+    /// A party organisation: it and everything under it.
     org: Option<String>,
 }
 
@@ -4082,6 +4410,19 @@ async fn orgs_for(ctx: &Ctx, scope: &Scope, org: Option<&str>) -> AppResult<Vec<
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/party/appointments",
+    operation_id = "party_appointments",
+    tag = "party",
+    summary = "交叉任职",
+    params(PartyOrgQuery),
+    responses(
+        (status = 200, description = "交叉任职", body = Page<AppointmentView>),
+        QueryErrors, Unauthorized, NotFound,
+    ),
+    security(("bearer" = [])),
+)]
 async fn appointments_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -4095,6 +4436,19 @@ async fn appointments_h(
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/party/appointments",
+    operation_id = "party_add_appointment",
+    tag = "party",
+    summary = "登记交叉任职",
+    request_body = AppointmentBody,
+    responses(
+        (status = 201, description = "新任职", body = AppointmentView),
+        BodyErrors, Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn add_appointment_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -4106,6 +4460,20 @@ async fn add_appointment_h(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/party/appointments/{id}/end",
+    operation_id = "party_end_appointment",
+    tag = "party",
+    summary = "结束交叉任职",
+    params(("id" = String, Path, description = "任职编号")),
+    request_body = EndBody,
+    responses(
+        (status = 204, description = "已结束"),
+        BodyErrors, Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn end_appointment_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -4116,14 +4484,35 @@ async fn end_appointment_h(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ActivityQuery {
+    /// A party organisation: it and everything under it.
     org: Option<String>,
+    /// First day, `YYYY-MM-DD` (default: 1 January of this year).
+    #[param(format = Date)]
     from: Option<String>,
+    /// Last day, `YYYY-MM-DD` (default: 31 December of this year).
+    #[param(format = Date)]
     to: Option<String>,
+    /// At most this many, 1–100 (default 20).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     limit: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/party/activities",
+    operation_id = "party_activities",
+    tag = "party",
+    summary = "组织生活(三会一课、主题党日)",
+    params(ActivityQuery),
+    responses(
+        (status = 200, description = "期间内的活动", body = Page<ActivityItem>),
+        QueryErrors, Unauthorized, NotFound,
+    ),
+    security(("bearer" = [])),
+)]
 async fn activities_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -4149,6 +4538,19 @@ async fn activities_h(
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/party/activities",
+    operation_id = "party_create_activity",
+    tag = "party",
+    summary = "记录组织生活",
+    request_body = ActivityBody,
+    responses(
+        (status = 201, description = "新活动", body = ActivityDetail),
+        BodyErrors, Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn create_activity_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -4161,6 +4563,19 @@ async fn create_activity_h(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/party/activities/{id}",
+    operation_id = "party_activity",
+    tag = "party",
+    summary = "活动详情",
+    params(("id" = String, Path, description = "活动编号")),
+    responses(
+        (status = 200, description = "活动", body = ActivityDetail),
+        Unauthorized, NotFound,
+    ),
+    security(("bearer" = [])),
+)]
 async fn activity_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -4171,6 +4586,20 @@ async fn activity_h(
     Ok(JsonOut(activity_detail(&ctx, a, manage).await?))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/party/activities/{id}",
+    operation_id = "party_minutes",
+    tag = "party",
+    summary = "活动记录(会议纪要)",
+    params(("id" = String, Path, description = "活动编号")),
+    request_body = MinutesBody,
+    responses(
+        (status = 200, description = "修改后的活动", body = ActivityDetail),
+        BodyErrors, Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn minutes_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -4181,6 +4610,20 @@ async fn minutes_h(
     Ok(JsonOut(activity_detail(&ctx, a, true).await?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/party/activities/{id}/attendance",
+    operation_id = "party_attendance",
+    tag = "party",
+    summary = "考勤",
+    params(("id" = String, Path, description = "活动编号")),
+    request_body = AttendanceBody,
+    responses(
+        (status = 200, description = "考勤后的活动", body = ActivityDetail),
+        BodyErrors, Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn attendance_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -4190,11 +4633,25 @@ async fn attendance_h(
     Ok(JsonOut(set_attendance(&ctx, &p, &id, &b).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/party/activities/{id}/photos",
+    operation_id = "party_photo_upload",
+    tag = "party",
+    summary = "上传活动照片",
+    params(("id" = String, Path, description = "活动编号")),
+    request_body(content = kernel::openapi::PhotoUpload, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "已保存的照片", body = PhotoView),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge, Unprocessable,
+    ),
+    security(("bearer" = [])),
+)]
 async fn photo_upload_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
     Path(id): Path<String>,
-    mut form: Multipart,
+    kernel::web::Upload(mut form): kernel::web::Upload,
 ) -> AppResult<(StatusCode, JsonOut<PhotoView>)> {
     let bad = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -4218,6 +4675,26 @@ async fn photo_upload_h(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/party/activities/{id}/photos/{photo}",
+    operation_id = "party_photo",
+    tag = "party",
+    summary = "活动照片",
+    params(
+        ("id" = String, Path, description = "活动编号"),
+        ("photo" = String, Path, description = "照片编号"),
+    ),
+    responses(
+        (status = 200, description = "照片", content(
+            (kernel::openapi::Binary = "image/jpeg"),
+            (kernel::openapi::Binary = "image/png"),
+            (kernel::openapi::Binary = "image/webp"),
+        )),
+        Unauthorized, NotFound,
+    ),
+    security(("bearer" = [])),
+)]
 async fn photo_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -4243,6 +4720,19 @@ async fn photo_h(
         .into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/party/tasks",
+    operation_id = "party_tasks",
+    tag = "party",
+    summary = "服务任务",
+    params(PartyOrgQuery),
+    responses(
+        (status = 200, description = "任务", body = Page<TaskView>),
+        QueryErrors, Unauthorized, NotFound,
+    ),
+    security(("bearer" = [])),
+)]
 async fn tasks_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -4257,6 +4747,19 @@ async fn tasks_h(
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/party/tasks",
+    operation_id = "party_create_task",
+    tag = "party",
+    summary = "发布服务任务",
+    request_body = TaskBody,
+    responses(
+        (status = 201, description = "新任务", body = TaskView),
+        BodyErrors, Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn create_task_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -4275,6 +4778,20 @@ async fn create_task_h(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/party/tasks/{id}/claims",
+    operation_id = "party_claim",
+    tag = "party",
+    summary = "认领服务任务",
+    params(("id" = String, Path, description = "任务编号")),
+    request_body = ClaimBody,
+    responses(
+        (status = 200, description = "认领后的任务", body = TaskView),
+        BodyErrors, Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn claim_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -4284,10 +4801,15 @@ async fn claim_h(
     Ok(JsonOut(claim_task(&ctx, &p, &id, &b).await?))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ServiceQuery {
+    /// A party organisation: it and everything under it.
     org: Option<String>,
+    #[param(value_type = Option<VolunteerStatus>)]
     status: Option<String>,
+    /// At most this many, 1–100 (default 20).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     limit: Option<String>,
 }
 
@@ -4361,6 +4883,19 @@ pub async fn service_list(
     Ok(out)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/party/volunteer",
+    operation_id = "party_service_list",
+    tag = "party",
+    summary = "志愿服务记录",
+    params(ServiceQuery),
+    responses(
+        (status = 200, description = "服务记录", body = Page<ServiceView>),
+        QueryErrors, Unauthorized, NotFound,
+    ),
+    security(("bearer" = [])),
+)]
 async fn service_list_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -4379,6 +4914,19 @@ async fn service_list_h(
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/party/volunteer",
+    operation_id = "party_record_service",
+    tag = "party",
+    summary = "记录志愿服务",
+    request_body = ServiceBody,
+    responses(
+        (status = 201, description = "新记录", body = ServiceView),
+        BodyErrors, Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn record_service_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -4390,6 +4938,20 @@ async fn record_service_h(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/party/volunteer/{id}/verify",
+    operation_id = "party_decide_service",
+    tag = "party",
+    summary = "核实志愿服务",
+    params(("id" = String, Path, description = "服务记录编号")),
+    request_body = DecideBody,
+    responses(
+        (status = 200, description = "核实后的记录", body = ServiceView),
+        BodyErrors, Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn decide_service_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -4401,14 +4963,30 @@ async fn decide_service_h(
 
 // ---------------------------------------------------------------- Excel
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ExportQuery {
+    /// The party organisation (import: the branch).
     org: Option<String>,
 }
 
 /// The members of an organisation as a workbook: unmasked only for the
 /// party roles over it (and then every unmasked export is audited as a
 /// read of personal data); masked for overseers.
+#[utoipa::path(
+    get,
+    path = "/api/v1/party/members/export.xlsx",
+    operation_id = "party_export",
+    tag = "party",
+    summary = "Excel 导出党员",
+    params(ExportQuery),
+    responses(
+        (status = 200, description = "工作簿", body = kernel::openapi::Binary,
+            content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        QueryErrors, Unauthorized, Forbidden, NotFound,
+    ),
+    security(("bearer" = [])),
+)]
 async fn export_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -4463,6 +5041,27 @@ async fn export_h(
         .into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/party/members/import",
+    operation_id = "party_import",
+    tag = "party",
+    summary = "Excel 导入党员",
+    params(ExportQuery),
+    request_body(
+        description = "The workbook (xlsx), in the layout of the export.",
+        content(
+            (kernel::openapi::Binary = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (kernel::openapi::Binary = "application/octet-stream"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "导入结果", body = crate::xlsx::ImportReport),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
+        UnsupportedMediaType, Unprocessable,
+    ),
+    security(("bearer" = [])),
+)]
 async fn import_h(
     State(ctx): State<Ctx>,
     Auth(p): Auth,

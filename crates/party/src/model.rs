@@ -143,6 +143,18 @@ macro_rules! code_enum {
             }
         }
 
+        /// Documented as a string enum of the codes.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($code),+]))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$v),+];
             pub fn as_str(self) -> &'static str {
@@ -1175,10 +1187,11 @@ pub fn attendance_open(held_at: i64, now_ms: i64) -> bool {
 }
 
 /// One attendance entry as sent by the client.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AttendanceInput {
     pub member_id: String,
+    #[schema(value_type = AttendanceStatus)]
     pub status: String,
 }
 
@@ -1315,21 +1328,21 @@ pub struct StatActivity {
     pub kind: ActivityKind,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ModeCounts {
     pub resident: i64,
     pub in_service: i64,
     pub floating: i64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StatusCounts {
     pub activist: i64,
     pub probationary: i64,
     pub full: i64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct KindCounts {
     pub branch_assembly: i64,
     pub branch_committee: i64,
@@ -1338,7 +1351,7 @@ pub struct KindCounts {
     pub themed_day: i64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PartyStats {
     /// Members whose organisation relation lies in the organisation(s).
     pub members: i64,

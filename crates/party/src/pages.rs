@@ -17,7 +17,7 @@ use crate::store;
 use accounts::session::check_csrf;
 use accounts::Auth;
 use askama::Template;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -1560,7 +1560,7 @@ async fn photo_form(
     lang: Lang,
     Auth(p): Auth,
     Path(id): Path<String>,
-    mut form: Multipart,
+    kernel::web::Upload(mut form): kernel::web::Upload,
 ) -> Response {
     let mut csrf = String::new();
     let mut file: Option<(String, Vec<u8>)> = None;

@@ -36,14 +36,16 @@ pub const EXPORT_EXTRA: [&str; 6] = [
 ];
 pub const MAX_ROWS: usize = 20_000;
 
-#[derive(Debug, Serialize, PartialEq)]
+#[derive(Debug, Serialize, PartialEq, utoipa::ToSchema)]
+#[schema(as = PartyRowError)]
 pub struct RowError {
     pub row: usize,
     pub column: String,
     pub message: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = PartyImportReport)]
 pub struct ImportReport {
     pub imported_members: usize,
     pub errors: Vec<RowError>,

@@ -70,10 +70,8 @@ async fn rollups_match_the_demands_through_a_busy_history() {
     let app = spawn_app().await;
     let r1 = app.token("13800000001").await;
     let r2 = app.token("13800000002").await;
-    let r3 = app.token("13800000003").await;
     let staff = app.token("community-zq").await;
     let butler = app.token("butler-xc").await;
-    let fh = app.token("property-fh").await;
 
     let mut ids = Vec::new();
     for (t, title) in [

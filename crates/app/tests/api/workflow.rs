@@ -837,3 +837,22 @@ async fn grid_workers_file_through_the_grid_channel() {
     assert_eq!(s, StatusCode::CREATED, "{v}");
     assert_eq!(v["channel"], "grid");
 }
+
+#[tokio::test]
+async fn a_malformed_upload_gets_the_contract_error() {
+    let app = spawn_app().await;
+    let resident = app.token("13800000001").await;
+    let id = file(&app, &resident, "leak").await;
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/demands/{id}/attachments")))
+        .bearer_auth(&resident)
+        .header("content-type", "multipart/form-data")
+        .body("no boundary here")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["code"], "invalid_multipart");
+}

@@ -18,12 +18,14 @@ use axum::{Json as JsonOut, Router};
 use kernel::audit::{self, AuditEntry};
 use kernel::clock::to_rfc3339;
 use kernel::json::{Json, Query};
+use kernel::openapi::{BodyErrors, Conflict, Forbidden, NotFound, QueryErrors, Unauthorized};
 use kernel::page::{Page, PageParams};
 use kernel::{AppError, AppResult, Ctx, FieldErrors, Principal, Role};
 use org::model::OrgKind;
 use org::store::NodeRow;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 
 pub fn routes() -> Router<Ctx> {
     Router::new()
@@ -37,7 +39,7 @@ pub fn routes() -> Router<Ctx> {
 
 // ---------------------------------------------------------------- bodies
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCaseBody {
     pub title: String,
@@ -56,9 +58,10 @@ pub struct NewCaseBody {
     pub mediators: Option<Vec<String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SessionBody {
+    /// When it was held (RFC 3339).
     pub held_at: String,
     pub place: String,
     pub notes: String,
@@ -67,9 +70,10 @@ pub struct SessionBody {
     pub version: Option<i64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutcomeBody {
+    #[schema(value_type = model::OutcomeKind)]
     pub kind: String,
     #[serde(default)]
     pub agreement_text: Option<String>,
@@ -80,9 +84,10 @@ pub struct OutcomeBody {
     pub version: Option<i64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FollowupBody {
+    /// When the visit was (RFC 3339).
     pub visited_at: String,
     pub notes: String,
     #[serde(default)]
@@ -91,7 +96,7 @@ pub struct FollowupBody {
     pub version: Option<i64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseBody {
     #[serde(default)]
@@ -102,7 +107,7 @@ pub struct CloseBody {
 
 // ---------------------------------------------------------------- views
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CaseItem {
     pub id: String,
     pub title: String,
@@ -137,7 +142,7 @@ impl From<&MediationRow> for CaseItem {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OutcomeView {
     pub kind: model::OutcomeKind,
     pub label: &'static str,
@@ -146,7 +151,7 @@ pub struct OutcomeView {
     pub at: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PartyView {
     pub household_id: String,
     pub household_name: String,
@@ -156,7 +161,7 @@ pub struct PartyView {
     pub role_label: &'static str,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MediatorView {
     pub user_id: String,
     pub display_name: String,
@@ -175,7 +180,7 @@ impl From<MediatorRow> for MediatorView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SessionView {
     pub id: String,
     pub held_at: String,
@@ -198,7 +203,7 @@ impl From<SessionRow> for SessionView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct FollowupView {
     pub id: String,
     pub visited_at: String,
@@ -221,7 +226,7 @@ impl From<FollowupRow> for FollowupView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CaseView {
     #[serde(flatten)]
     pub item: CaseItem,
@@ -233,6 +238,7 @@ pub struct CaseView {
     pub sessions: Vec<SessionView>,
     pub followups: Vec<FollowupView>,
     /// The steps the caller may record now: session, outcome, followup, close.
+    #[schema(value_type = Vec<model::Step>)]
     pub allowed_actions: Vec<&'static str>,
 }
 
@@ -775,11 +781,17 @@ pub async fn full_view(ctx: &Ctx, m: &MediationRow, access: Access) -> AppResult
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    #[param(value_type = Option<MediationStatus>)]
     pub status: Option<String>,
+    /// Only the cases of this demand.
     pub demand_id: Option<String>,
+    /// Items per page, 1–100 (default 20).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
@@ -832,6 +844,20 @@ pub async fn list_in_scope(
 
 // ---------------------------------------------------------------- handlers
 
+/// Cases the caller may read, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/mediation/cases",
+    operation_id = "list_mediation_cases",
+    tag = "mediation",
+    summary = "调解案件列表",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "一页案件", body = Page<CaseItem>),
+        QueryErrors, Unauthorized,
+    ),
+    security(("bearer" = [])),
+)]
 async fn list(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -841,6 +867,20 @@ async fn list(
     Ok(JsonOut(page.map(|m| CaseItem::from(&m))))
 }
 
+/// Opens a case, standalone in a compound or from a 纠纷 demand.
+#[utoipa::path(
+    post,
+    path = "/api/v1/mediation/cases",
+    operation_id = "open_mediation_case",
+    tag = "mediation",
+    summary = "发起调解",
+    request_body = NewCaseBody,
+    responses(
+        (status = 201, description = "新案件", body = CaseView),
+        BodyErrors, Unauthorized, Forbidden, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn create(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -851,6 +891,20 @@ async fn create(
     Ok((StatusCode::CREATED, JsonOut(v)))
 }
 
+/// The case with parties, mediators, sessions, follow-ups and the steps open to the caller.
+#[utoipa::path(
+    get,
+    path = "/api/v1/mediation/cases/{id}",
+    operation_id = "mediation_case",
+    tag = "mediation",
+    summary = "调解案件详情",
+    params(("id" = String, Path, description = "调解案件编号")),
+    responses(
+        (status = 200, description = "案件", body = CaseView),
+        Unauthorized, NotFound,
+    ),
+    security(("bearer" = [])),
+)]
 async fn detail(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -860,6 +914,20 @@ async fn detail(
     Ok(JsonOut(full_view(&ctx, &m, access).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/mediation/cases/{id}/sessions",
+    operation_id = "record_mediation_session",
+    tag = "mediation",
+    summary = "记录调解会",
+    params(("id" = String, Path, description = "调解案件编号")),
+    request_body = SessionBody,
+    responses(
+        (status = 201, description = "记录后的案件", body = CaseView),
+        BodyErrors, Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn add_session(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -871,6 +939,20 @@ async fn add_session(
     Ok((StatusCode::CREATED, JsonOut(v)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/mediation/cases/{id}/outcome",
+    operation_id = "record_mediation_outcome",
+    tag = "mediation",
+    summary = "记录调解结果",
+    params(("id" = String, Path, description = "调解案件编号")),
+    request_body = OutcomeBody,
+    responses(
+        (status = 200, description = "记录后的案件", body = CaseView),
+        BodyErrors, Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn outcome(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -881,6 +963,20 @@ async fn outcome(
     Ok(JsonOut(full_view(&ctx, &m, Access { record: true }).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/mediation/cases/{id}/followups",
+    operation_id = "record_mediation_followup",
+    tag = "mediation",
+    summary = "记录回访",
+    params(("id" = String, Path, description = "调解案件编号")),
+    request_body = FollowupBody,
+    responses(
+        (status = 201, description = "记录后的案件", body = CaseView),
+        BodyErrors, Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn add_followup(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
@@ -893,6 +989,20 @@ async fn add_followup(
 }
 
 /// The body is optional here: an empty POST closes without a note.
+#[utoipa::path(
+    post,
+    path = "/api/v1/mediation/cases/{id}/close",
+    operation_id = "close_mediation_case",
+    tag = "mediation",
+    summary = "结案",
+    params(("id" = String, Path, description = "调解案件编号")),
+    request_body(content = Option<CloseBody>, description = "可省略:空请求即结案"),
+    responses(
+        (status = 200, description = "已结案的案件", body = CaseView),
+        BodyErrors, Unauthorized, Forbidden, NotFound, Conflict,
+    ),
+    security(("bearer" = [])),
+)]
 async fn close(
     State(ctx): State<Ctx>,
     Auth(p): Auth,

@@ -33,7 +33,7 @@ pub const MAX_AHEAD_MS: i64 = 24 * 3600 * 1000;
 /// Nothing before 2000-01-01T00:00:00+08:00 is a plausible record.
 pub const EARLIEST_MS: i64 = 946_656_000_000;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MediationStatus {
     /// 调解中: sessions are being held.
@@ -83,7 +83,7 @@ impl MediationStatus {
 }
 
 /// How a mediation ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OutcomeKind {
     /// 达成调解协议
@@ -145,7 +145,7 @@ impl OutcomeKind {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PartyRole {
     Applicant,
@@ -181,7 +181,7 @@ impl PartyRole {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MediatorKind {
     PartyMember,
@@ -249,7 +249,7 @@ impl MediatorKind {
 }
 
 /// The steps recorded on a case after it is opened.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
     Session,
@@ -310,10 +310,11 @@ pub fn refusal(status: MediationStatus, step: Step) -> &'static str {
 }
 
 /// One party as sent by the client.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PartyInput {
     pub household_id: String,
+    #[schema(value_type = PartyRole)]
     pub role: String,
 }
 

@@ -1,0 +1,293 @@
+//! The delivery worker. [`run_once`] does one pass: it fans out every event
+//! waiting in the outbox (inbox items + webhook deliveries, in one
+//! transaction per event, then wakes the live streams) and sends the webhook
+//! deliveries that are due. All state is in the database, so a pass that is
+//! cut short — the process dies mid-request — loses nothing: an event is
+//! fanned out exactly once (claimed in its transaction), and a delivery
+//! leased but never recorded is sent again when its lease runs out, with
+//! the same idempotency key. `app::spawn_jobs` runs [`spawn`]; tests call
+//! [`run_once`] themselves.
+
+use crate::model::{self, Format, Message, Platform};
+use crate::store::{self, DeliveryRow, Outcome};
+use crate::{hub, ssrf, webhook, Live};
+use kernel::{AppResult, Ctx};
+use std::collections::BTreeMap;
+
+/// Events fanned out / deliveries handled per pass.
+pub const BATCH: i64 = 200;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub fanned_out: usize,
+    pub inbox_items: usize,
+    pub delivered: usize,
+    pub retried: usize,
+    pub dead: usize,
+    pub deferred: usize,
+}
+
+impl Report {
+    fn add(&mut self, o: &Report) {
+        self.fanned_out += o.fanned_out;
+        self.inbox_items += o.inbox_items;
+        self.delivered += o.delivered;
+        self.retried += o.retried;
+        self.dead += o.dead;
+        self.deferred += o.deferred;
+    }
+
+    pub fn is_idle(&self) -> bool {
+        *self == Report::default()
+    }
+}
+
+/// One pass: fan out, then deliver what is due.
+pub async fn run_once(ctx: &Ctx) -> AppResult<Report> {
+    let mut r = fan_out(ctx).await?;
+    r.add(&deliver(ctx).await?);
+    Ok(r)
+}
+
+/// Fans out the outbox's waiting events.
+pub async fn fan_out(ctx: &Ctx) -> AppResult<Report> {
+    let mut report = Report::default();
+    let hub = hub(ctx);
+    let events = store::pending_events(&ctx.db, BATCH).await?;
+    for e in events {
+        let now = ctx.now_ms();
+        let mut tx = ctx.db.begin().await?;
+        if !store::claim_event(&mut tx, ctx.db.backend(), &e.id, now).await? {
+            continue;
+        }
+        let mut live = Vec::new();
+        for user in store::recipients(&mut tx, &e).await? {
+            let seq = store::insert_inbox(&mut tx, &user, &e, e.created_at).await?;
+            live.push(Live::Item { user_id: user, seq });
+        }
+        for (webhook_id, org_path) in store::webhooks_for(&mut tx, &e).await? {
+            store::insert_delivery(&mut tx, &e.id, &webhook_id, &org_path, now).await?;
+        }
+        tx.commit().await?;
+        report.fanned_out += 1;
+        report.inbox_items += live.len();
+        for l in live {
+            hub.send(l);
+        }
+    }
+    Ok(report)
+}
+
+/// Sends the deliveries that are due: endpoints in parallel, each
+/// endpoint's messages one after another in order; an endpoint that fails
+/// is left alone for the rest of the pass.
+pub async fn deliver(ctx: &Ctx) -> AppResult<Report> {
+    let due = store::due_deliveries(&ctx.db, ctx.now_ms(), BATCH).await?;
+    let mut by_endpoint: BTreeMap<String, Vec<DeliveryRow>> = BTreeMap::new();
+    for d in due {
+        by_endpoint.entry(d.webhook_id.clone()).or_default().push(d);
+    }
+    let mut set = tokio::task::JoinSet::new();
+    for (_, mut list) in by_endpoint {
+        // Oldest first (ids are time-ordered): a message deferred by the
+        // rate limit keeps its place ahead of later ones.
+        list.sort_by(|a, b| a.id.cmp(&b.id));
+        let ctx = ctx.clone();
+        set.spawn(async move { deliver_endpoint(&ctx, list).await });
+    }
+    let mut report = Report::default();
+    let mut first_err = None;
+    while let Some(r) = set.join_next().await {
+        match r {
+            Ok(Ok(r)) => report.add(&r),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "webhook delivery failed");
+                first_err.get_or_insert(e);
+            }
+            Err(e) => tracing::warn!(error = %e, "webhook delivery task"),
+        }
+    }
+    match first_err {
+        Some(e) if report.is_idle() => Err(e),
+        _ => Ok(report),
+    }
+}
+
+/// How long a worker holds a delivery while sending it.
+fn lease_ms(ctx: &Ctx) -> i64 {
+    (ctx.settings.webhook_timeout_seconds.max(1) as i64) * 2_000 + 30_000
+}
+
+async fn deliver_endpoint(ctx: &Ctx, list: Vec<DeliveryRow>) -> AppResult<Report> {
+    let mut report = Report::default();
+    let hub = hub(ctx);
+    let Some(first) = list.first() else {
+        return Ok(report);
+    };
+    let Some((w, deleted)) = store::get_webhook_any(&ctx.db, &first.webhook_id).await? else {
+        return Ok(report);
+    };
+    let platform = Platform::parse(&w.platform).unwrap_or(Platform::Generic);
+    let format = Format::parse(&w.format).unwrap_or(Format::Text);
+    let url = ctx.cipher.decrypt(&w.url_enc);
+    let secret = w.secret_enc.as_deref().and_then(|s| ctx.cipher.decrypt(s));
+    for d in list {
+        let now = ctx.now_ms();
+        if deleted || !w.active {
+            store::finish(&ctx.db, &d.id, Outcome::Cancelled, now).await?;
+            continue;
+        }
+        if let Err(at) = hub.admit(&w.id, w.rate_per_minute, now) {
+            // Over the endpoint's limit: this and the rest wait, uncounted.
+            store::finish(&ctx.db, &d.id, Outcome::Defer { at }, now).await?;
+            report.deferred += 1;
+            break;
+        }
+        if !store::lease(&ctx.db, &d.id, now, now + lease_ms(ctx)).await? {
+            continue;
+        }
+        let attempts = d.attempts + 1;
+        let max = ctx.settings.webhook_max_attempts.max(1);
+        let Some(url) = url.as_deref() else {
+            store::finish(
+                &ctx.db,
+                &d.id,
+                Outcome::Dead {
+                    error: "地址无法解密(密钥已更换?)",
+                    status: None,
+                },
+                now,
+            )
+            .await?;
+            report.dead += 1;
+            continue;
+        };
+        // The guard again, at send time (a name may resolve differently now).
+        match ssrf::check(url, ctx.settings.webhook_allow_private).await {
+            Ok(_) => {}
+            Err(ssrf::Refusal::Unresolvable) if attempts < max => {
+                let at = now + model::backoff_ms(retry_base_ms(ctx), attempts);
+                let error = ssrf::Refusal::Unresolvable.message();
+                store::finish(
+                    &ctx.db,
+                    &d.id,
+                    Outcome::Retry {
+                        at,
+                        error,
+                        status: None,
+                    },
+                    now,
+                )
+                .await?;
+                report.retried += 1;
+                break;
+            }
+            Err(refusal) => {
+                let error = refusal.message();
+                store::finish(
+                    &ctx.db,
+                    &d.id,
+                    Outcome::Dead {
+                        error,
+                        status: None,
+                    },
+                    now,
+                )
+                .await?;
+                report.dead += 1;
+                continue;
+            }
+        }
+        let Some(event) = store::get_event(&ctx.db, &d.event_id).await? else {
+            store::finish(&ctx.db, &d.id, Outcome::Cancelled, now).await?;
+            continue;
+        };
+        let message = Message {
+            delivery_id: d.id.clone(),
+            event_id: event.id.clone(),
+            kind: event.kind.clone(),
+            org_path: event.org_path.as_str().to_string(),
+            object_type: event.object_type.clone(),
+            object_id: event.object_id.clone(),
+            title: event.title.clone(),
+            body: event.body.clone(),
+            link: event.link.clone(),
+            occurred_at_ms: event.created_at,
+            payload: event.payload.clone(),
+        };
+        let out = model::outgoing(platform, format, url, secret.as_deref(), &message, now);
+        let result = webhook::post(hub.client(), &out).await;
+        let now = ctx.now_ms();
+        let verdict = match &result {
+            Ok((status, body)) => model::accepted(platform, *status, body)
+                .map(|_| *status)
+                .map_err(|e| (e, Some(*status))),
+            Err(f) => Err((f.error.clone(), f.status)),
+        };
+        match verdict {
+            Ok(status) => {
+                store::finish(&ctx.db, &d.id, Outcome::Delivered { status }, now).await?;
+                report.delivered += 1;
+            }
+            Err((error, status)) if attempts >= max => {
+                store::finish(
+                    &ctx.db,
+                    &d.id,
+                    Outcome::Dead {
+                        error: &error,
+                        status,
+                    },
+                    now,
+                )
+                .await?;
+                report.dead += 1;
+                tracing::warn!(delivery = %d.id, endpoint = %w.id, %error, "webhook delivery dead-lettered");
+                break;
+            }
+            Err((error, status)) => {
+                let at = now + model::backoff_ms(retry_base_ms(ctx), attempts);
+                store::finish(
+                    &ctx.db,
+                    &d.id,
+                    Outcome::Retry {
+                        at,
+                        error: &error,
+                        status,
+                    },
+                    now,
+                )
+                .await?;
+                report.retried += 1;
+                break;
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn retry_base_ms(ctx: &Ctx) -> i64 {
+    ctx.settings.webhook_retry_base_seconds.max(1) * 1000
+}
+
+/// The background loop: a pass every second (at once again while there is
+/// a backlog), the daily digest when its time comes.
+pub fn spawn(ctx: Ctx) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match run_once(&ctx).await {
+                Ok(r) if r.fanned_out as i64 >= BATCH => tick.reset_immediately(),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "notify worker pass failed"),
+            }
+            if crate::digest::due(&ctx) {
+                match crate::digest::run(&ctx).await {
+                    Ok(r) => tracing::info!(users = r.users, nodes = r.nodes, "daily digest"),
+                    Err(e) => tracing::warn!(error = %e, "daily digest failed"),
+                }
+            }
+        }
+    })
+}
