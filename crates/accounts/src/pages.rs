@@ -20,6 +20,7 @@ pub fn routes() -> Router<Ctx> {
     Router::new()
         .route("/login", get(login_page).post(login_submit))
         .route("/logout", post(logout_submit))
+        .route("/audit", get(audit_page))
 }
 
 #[derive(Template)]
@@ -94,7 +95,18 @@ async fn login_page(
 }
 
 pub fn home_of(p: &kernel::Principal) -> &'static str {
-    if p.is_staff() {
+    home_for(&p.grants)
+}
+
+/// Where an account lands: the auditor on the audit log, staff on the
+/// workbench, residents at home.
+pub fn home_for(grants: &[kernel::Grant]) -> &'static str {
+    use kernel::Role;
+    if grants.iter().any(|g| g.role == Role::Auditor)
+        && !grants.iter().any(|g| Role::CASE_STAFF.contains(&g.role))
+    {
+        "/audit"
+    } else if grants.iter().any(|g| g.role != Role::Resident) {
         "/work"
     } else {
         "/me"
@@ -136,16 +148,7 @@ async fn login_submit(
     match crate::api::login(&ctx, &f.login, &f.password, "web", &client).await {
         Ok(out) => {
             let to = if next.is_empty() {
-                if out
-                    .user
-                    .grants
-                    .iter()
-                    .any(|g| g.role != kernel::Role::Resident)
-                {
-                    "/work".to_string()
-                } else {
-                    "/me".to_string()
-                }
+                home_for(&out.user.grants).to_string()
             } else {
                 next
             };
@@ -203,4 +206,91 @@ async fn logout_submit(State(ctx): State<Ctx>, Auth(p): Auth, Form(f): Form<Csrf
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
     resp
+}
+
+pub struct AuditItem {
+    pub seq: i64,
+    pub at: String,
+    pub action: String,
+    pub object: String,
+    pub actor: String,
+    pub detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    shell: Shell,
+    rows: Vec<AuditItem>,
+    next: Option<String>,
+    intact: Option<i64>,
+    broken_at: i64,
+}
+
+#[derive(Deserialize, Default)]
+struct AuditQuery {
+    cursor: Option<String>,
+}
+
+/// The audit log for auditors: newest first, with the hash chain checked.
+async fn audit_page(
+    State(ctx): State<Ctx>,
+    lang: Lang,
+    Auth(p): Auth,
+    kernel::json::Query(q): kernel::json::Query<AuditQuery>,
+) -> Response {
+    if !p.has_role(kernel::Role::Auditor) {
+        return AppError::Forbidden.into_response();
+    }
+    let result = async {
+        let params = kernel::page::PageParams::parse(Some("50"), q.cursor.as_deref())?;
+        let before = match &params.after {
+            Some(k) => Some(
+                k.parse::<i64>()
+                    .map_err(|_| AppError::field("cursor", "cursor 无效"))?,
+            ),
+            None => None,
+        };
+        let roots = p.roots_for(&[kernel::Role::Auditor]);
+        let rows = crate::store::audit_page(&ctx.db, &roots, before, params.fetch()).await?;
+        let page = kernel::page::Page::from_rows(rows, &params, |r| r.seq.to_string());
+        let verdict = kernel::audit::verify(&ctx.db).await?;
+        let mut names = std::collections::HashMap::new();
+        let mut items = Vec::new();
+        for r in page.items {
+            let actor = match &r.actor_id {
+                Some(id) => {
+                    if !names.contains_key(id) {
+                        let n = crate::store::principal_of(&ctx.db, id)
+                            .await?
+                            .map(|u| u.display_name)
+                            .unwrap_or_default();
+                        names.insert(id.clone(), n);
+                    }
+                    names[id].clone()
+                }
+                None => lang.t("event.system").to_string(),
+            };
+            items.push(AuditItem {
+                seq: r.seq,
+                at: kernel::clock::to_display(r.at_ms),
+                action: r.action,
+                object: format!("{} {}", r.object_type, r.object_id.unwrap_or_default()),
+                actor,
+                detail: r.detail,
+            });
+        }
+        Ok::<_, AppError>(AuditPage {
+            shell: Shell::new(lang, "audit.title", "audit", Some(&p)),
+            rows: items,
+            next: page.next_cursor,
+            intact: verdict.ok(),
+            broken_at: verdict.err().unwrap_or(0),
+        })
+    }
+    .await;
+    match result {
+        Ok(page) => render(&page),
+        Err(e) => e.into_response(),
+    }
 }

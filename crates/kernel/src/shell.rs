@@ -11,6 +11,9 @@ pub struct Shell {
     pub csrf: String,
     pub active: &'static str,
     pub is_staff: bool,
+    /// Holds a role that works on cases (not only the auditor or an expert).
+    pub handles_cases: bool,
+    pub is_auditor: bool,
     pub is_resident: bool,
     /// The current path, for the language toggle link.
     pub path: String,
@@ -33,6 +36,12 @@ impl Shell {
             csrf: who.and_then(|p| p.csrf_token.clone()).unwrap_or_default(),
             active,
             is_staff: who.is_some_and(|p| p.is_staff()),
+            handles_cases: who.is_some_and(|p| {
+                p.grants
+                    .iter()
+                    .any(|g| crate::Role::CASE_STAFF.contains(&g.role))
+            }),
+            is_auditor: who.is_some_and(|p| p.has_role(crate::Role::Auditor)),
             is_resident: who.is_some_and(|p| p.is_resident()),
             path: String::new(),
             unread: None,

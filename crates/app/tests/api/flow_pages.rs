@@ -269,3 +269,24 @@ async fn filing_with_a_photo() {
     let (_, html) = page(&app, &me, &format!("/demands/{id}")).await;
     assert!(html.contains("<img class=\"photo\""));
 }
+
+#[tokio::test]
+async fn the_auditor_reads_the_audit_log_page() {
+    let app = spawn_app().await;
+    let auditor = logged_in(&app, "auditor").await;
+    let (s, html) = page(&app, &auditor, "/audit").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        html.contains("审计日志") && html.contains("校验通过"),
+        "the chain is verified on the page"
+    );
+    assert!(html.contains("login"), "the auditor's own login is listed");
+    assert!(html.contains("href=\"/audit\""), "the nav leads there");
+    assert!(
+        !html.contains("href=\"/work\""),
+        "no workbench for the auditor"
+    );
+    let butler = logged_in(&app, "butler-xc").await;
+    let (s, _) = page(&app, &butler, "/audit").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
