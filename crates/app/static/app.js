@@ -53,9 +53,28 @@
   if (badge && window.EventSource) {
     var live = new window.EventSource("/api/v1/notify/stream");
     var fresh = document.querySelector("[data-inbox-new]");
+    // A page that shows one object (a demand) refreshes its live parts when
+    // a notice about that object arrives, without a reload.
+    var watched = document.querySelector("[data-live-object]");
+    function refreshWatched() {
+      if (!window.fetch || !window.DOMParser) return;
+      window.fetch(window.location.pathname, { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (!html) return;
+          var doc = new window.DOMParser().parseFromString(html, "text/html");
+          document.querySelectorAll("[data-live-part]").forEach(function (el) {
+            var part = doc.querySelector('[data-live-part="' + el.getAttribute("data-live-part") + '"]');
+            if (part) el.innerHTML = part.innerHTML;
+          });
+        })
+        .catch(function () {});
+    }
     live.addEventListener("notification", function (e) {
-      try { showUnread(JSON.parse(e.data).unread); } catch (_) { return; }
+      var item;
+      try { item = JSON.parse(e.data); showUnread(item.unread); } catch (_) { return; }
       if (fresh) fresh.hidden = false;
+      if (watched && item.object_id === watched.getAttribute("data-live-object")) refreshWatched();
     });
     live.addEventListener("unread", function (e) {
       try { showUnread(JSON.parse(e.data).unread); } catch (_) {}
