@@ -304,7 +304,7 @@ pub async fn transition(
             for c in input.co_assignees.iter().flatten() {
                 let c = kernel::id::parse_id(c)
                     .ok_or_else(|| AppError::field("co_assignees", "协办人不存在"))?;
-                if c != assignee && user_exists_as_staff(ctx, &c).await? {
+                if c != assignee && can_help(ctx, &c, &d.org_path).await? {
                     co_assignees.push(c);
                 } else {
                     return Err(AppError::field(
@@ -491,9 +491,17 @@ async fn can_handle(ctx: &Ctx, user_id: &str, path: &OrgPath) -> AppResult<bool>
         .any(|g| Role::CASE_STAFF.contains(&g.role) && path.is_within(&g.org_path)))
 }
 
-async fn user_exists_as_staff(ctx: &Ctx, user_id: &str) -> AppResult<bool> {
+/// Who may join a demand as a co-unit: staff, or a party member whose
+/// party organisation serves the place (党员协办).
+async fn can_help(ctx: &Ctx, user_id: &str, path: &OrgPath) -> AppResult<bool> {
     let grants = accounts::store::grants_of(&ctx.db, user_id).await?;
-    Ok(grants.iter().any(|g| Role::CASE_STAFF.contains(&g.role)))
+    if grants.iter().any(|g| Role::CASE_STAFF.contains(&g.role)) {
+        return Ok(true);
+    }
+    let members = party::store::members_of_user(&ctx.db, &ctx.cipher, user_id).await?;
+    Ok(members
+        .iter()
+        .any(|m| m.active && (path.is_within(&m.org_path) || m.org_path.is_within(path))))
 }
 
 async fn add_assignee(

@@ -1644,3 +1644,117 @@ async fn the_party_pages_render_and_their_forms_work() {
     let (s, _) = page(&app, &r, &path).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
+
+// ---------------------------------------------------------------- 调解
+
+/// A party member of the compound's branch mediates a dispute there without
+/// any staff role, as the seed page's 泛华盛世小区 story tells it.
+#[tokio::test]
+async fn party_members_of_the_compound_can_mediate() {
+    let app = spawn_app().await;
+    let t = app.token("branch-fh").await;
+    let fh = org_id(&app, &t, "泛华盛世小区党支部").await;
+    let mut body = resident_body(&fh, "王勇");
+    body["account"] = json!("13800000003");
+    body["household_id"] = json!(app.node_id(FH_301).await);
+    create_member(&app, &t, body).await;
+    let wang = accounts::store::find_user_by_login(&app.ctx.db, &app.ctx.cipher, "13800000003")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let fan = accounts::store::find_user_by_login(&app.ctx.db, &app.ctx.cipher, "13800000001")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let compound = app.node_id(FH).await;
+    let parties = json!([{"household_id": app.node_id("/141100/141102/141102002/141102002003/FH/B3/U1/401/").await, "role": "applicant"}]);
+    let staff = app.token("property-fh").await;
+    let (s, v) = app
+        .post("/api/v1/mediation/cases", &staff, json!({"title": "邻里漏水纠纷", "summary": "楼上漏水引起争执", "compound_id": compound, "parties": parties, "mediators": [wang]}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (_, case) = app
+        .get(
+            &format!("/api/v1/mediation/cases/{}", v["id"].as_str().unwrap()),
+            &staff,
+        )
+        .await;
+    let kinds: Vec<&str> = case["mediators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"party_member"), "{case}");
+    // A resident who is no party member here cannot be named.
+    let (s, v) = app
+        .post("/api/v1/mediation/cases", &staff, json!({"title": "另一纠纷", "summary": "另一起纠纷", "compound_id": compound, "parties": parties, "mediators": [fan]}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+}
+
+/// …and joins a demand as a helper (协办): sees it and adds to its record.
+#[tokio::test]
+async fn party_members_help_on_demands_of_their_compound() {
+    let app = spawn_app().await;
+    let t = app.token("branch-fh").await;
+    let fh = org_id(&app, &t, "泛华盛世小区党支部").await;
+    let mut body = resident_body(&fh, "王勇");
+    body["account"] = json!("13800000003");
+    body["household_id"] = json!(app.node_id(FH_301).await);
+    create_member(&app, &t, body).await;
+    let wang = accounts::store::find_user_by_login(&app.ctx.db, &app.ctx.cipher, "13800000003")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let manager = app.token("property-fh").await;
+    let hh = app
+        .node_id("/141100/141102/141102002/141102002003/FH/B3/U1/401/")
+        .await;
+    let (s, d) = app
+        .post("/api/v1/demands", &manager, json!({"category": "noise", "title": "夜间噪音", "description": "楼上夜里装修噪音", "household_id": hh}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{d}");
+    let id = d["id"].as_str().unwrap();
+    let path = format!("/api/v1/demands/{id}/transitions");
+    assert_eq!(
+        app.post(&path, &manager, json!({"action": "accept"}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (s, v) = app
+        .post(
+            &path,
+            &manager,
+            json!({"action": "dispatch", "co_assignees": [wang]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let me = app.token("13800000003").await;
+    let (s, _) = app.get(&format!("/api/v1/demands/{id}"), &me).await;
+    assert_eq!(s, StatusCode::OK, "the helper sees the demand");
+    let (s, v) = app
+        .post(
+            &format!("/api/v1/demands/{id}/transitions"),
+            &me,
+            json!({"action": "comment", "note": "已上门劝导邻居"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/demands/{id}/transitions"),
+            &me,
+            json!({"action": "start"}),
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "a helper does not take the lead's steps"
+    );
+}

@@ -310,8 +310,10 @@ async fn node_by_id(ctx: &Ctx, id: &str) -> AppResult<Option<NodeRow>> {
     }
 }
 
-/// The kind a user would mediate as in the compound: they must be active
-/// staff with a mediation role whose grant covers it.
+/// The kind a user would mediate as in the compound: active staff with a
+/// mediation role whose grant covers it, or — as the seed page tells it —
+/// a party member of the compound's party organisation (a resident with an
+/// account, no staff role needed).
 async fn mediator_kind(
     ctx: &Ctx,
     user_id: &str,
@@ -327,7 +329,16 @@ async fn mediator_kind(
         .filter(|g| MEDIATION_STAFF.contains(&g.role) && compound.org_path.is_within(&g.org_path))
         .map(|g| g.role)
         .collect();
-    Ok(MediatorKind::of_roles(&roles))
+    if let Some(kind) = MediatorKind::of_roles(&roles) {
+        return Ok(Some(kind));
+    }
+    let members = party::store::members_of_user(&ctx.db, &ctx.cipher, user_id).await?;
+    let serves_here = members.iter().any(|m| {
+        m.active
+            && (compound.org_path.is_within(&m.org_path)
+                || m.org_path.is_within(&compound.org_path))
+    });
+    Ok(serves_here.then_some(MediatorKind::PartyMember))
 }
 
 // ---------------------------------------------------------------- procedures
