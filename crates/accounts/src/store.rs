@@ -282,26 +282,19 @@ pub async fn audit_page(
     before_seq: Option<i64>,
     limit: i64,
 ) -> AppResult<Vec<kernel::audit::AuditRow>> {
-    let mut sql = String::from(
+    // $1 the cursor, $2 the limit, then the scope ranges.
+    let scope = kernel::orgpath::scope_sql("org_path", roots.len(), 3);
+    let sql = format!(
         "SELECT seq, id, at_ms, actor_id, action, object_type, object_id, org_path, detail, ip, prev_hash, hash
-         FROM audit_events WHERE seq < $1 AND (org_path IS NULL",
+         FROM audit_events WHERE seq < $1 AND (org_path IS NULL OR {scope}) ORDER BY seq DESC LIMIT $2"
     );
-    for i in 0..roots.len() {
-        sql.push_str(&format!(
-            " OR (org_path >= ${} AND org_path < ${})",
-            2 + 2 * i,
-            3 + 2 * i
-        ));
-    }
-    sql.push_str(&format!(
-        ") ORDER BY seq DESC LIMIT ${}",
-        2 + 2 * roots.len()
-    ));
-    let mut q = sqlx::query(&sql).bind(before_seq.unwrap_or(i64::MAX));
+    let mut q = sqlx::query(&sql)
+        .bind(before_seq.unwrap_or(i64::MAX))
+        .bind(limit);
     for r in roots {
         q = q.bind(r.as_str().to_string()).bind(r.subtree_end());
     }
-    let rows = q.bind(limit).fetch_all(db.reader()).await?;
+    let rows = q.fetch_all(db.reader()).await?;
     Ok(rows.iter().map(kernel::audit::row_from).collect())
 }
 

@@ -8,7 +8,6 @@ use axum::middleware::{from_fn, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-use kernel::i18n::Lang;
 use kernel::shell::{render, Shell};
 use kernel::{AppError, Ctx};
 
@@ -160,9 +159,4 @@ fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-/// Used by tests and pages that need the language without an extractor.
-pub fn lang_or_default(l: Option<Lang>) -> Lang {
-    l.unwrap_or_default()
 }

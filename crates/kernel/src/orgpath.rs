@@ -102,6 +102,24 @@ pub fn is_valid_code(code: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// Binds `(org_path >= root AND org_path < end)` for each root, starting at
+/// placeholder `$first`; returns the SQL fragment.
+pub fn scope_sql(column: &str, roots: usize, first: usize) -> String {
+    if roots == 0 {
+        return "1 = 0".into();
+    }
+    let parts: Vec<String> = (0..roots)
+        .map(|i| {
+            format!(
+                "({column} >= ${} AND {column} < ${})",
+                first + 2 * i,
+                first + 2 * i + 1
+            )
+        })
+        .collect();
+    format!("({})", parts.join(" OR "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

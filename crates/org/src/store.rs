@@ -205,23 +205,7 @@ pub async fn delete_node(tx: &mut Tx, id: &str) -> AppResult<()> {
     Ok(())
 }
 
-/// Binds `(org_path >= root AND org_path < end)` for each root, starting at
-/// placeholder `$first`; returns the SQL fragment.
-pub fn scope_sql(column: &str, roots: usize, first: usize) -> String {
-    if roots == 0 {
-        return "1 = 0".into();
-    }
-    let parts: Vec<String> = (0..roots)
-        .map(|i| {
-            format!(
-                "({column} >= ${} AND {column} < ${})",
-                first + 2 * i,
-                first + 2 * i + 1
-            )
-        })
-        .collect();
-    format!("({})", parts.join(" OR "))
-}
+pub use kernel::orgpath::scope_sql;
 
 /// Nodes within the given subtrees (and of the given exact paths), in path
 /// order, after the cursor path, at most `limit` rows and `max_depth` deep.
