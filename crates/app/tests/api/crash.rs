@@ -186,7 +186,7 @@ async fn acknowledged_demands_survive_kill_9_exactly_once() {
     }
     server.kill();
 
-    let l = ledger.lock().unwrap();
+    let l = std::mem::take(&mut *ledger.lock().unwrap());
     assert!(l.pending.is_empty(), "unanswered keys: {:?}", l.pending);
     assert!(
         l.acked.len() >= rounds,
