@@ -46,6 +46,10 @@ pub struct FileConfig {
     pub webhook_max_attempts: Option<i64>,
     pub digest_time: Option<String>,
     pub sse_heartbeat_seconds: Option<u64>,
+    pub backup_dir: Option<String>,
+    pub backup_every_minutes: Option<u64>,
+    pub backup_keep: Option<usize>,
+    pub field_cipher: Option<String>,
 }
 
 /// The flags every command shares (each also `LIANXIN_*` in the environment).
@@ -97,6 +101,12 @@ pub struct Config {
     /// Minutes since local midnight.
     pub digest_minute: u32,
     pub sse_heartbeat_seconds: u64,
+    /// Scheduled backups: where (none when unset), how often, how many kept.
+    pub backup_dir: Option<String>,
+    pub backup_every_minutes: u64,
+    pub backup_keep: usize,
+    /// The AEAD new encrypted values are written with.
+    pub field_cipher: kernel::crypto::Algorithm,
 }
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
@@ -129,6 +139,10 @@ impl Config {
             webhook_max_attempts: 6,
             digest_minute: 8 * 60,
             sse_heartbeat_seconds: 15,
+            backup_dir: None,
+            backup_every_minutes: 24 * 60,
+            backup_keep: 7,
+            field_cipher: kernel::crypto::Algorithm::Aes256Gcm,
         }
     }
 
@@ -242,11 +256,41 @@ impl Config {
             }
             self.sse_heartbeat_seconds = v;
         }
+        if let Some(v) = f.backup_dir.filter(|d| !d.trim().is_empty()) {
+            self.backup_dir = Some(v);
+        }
+        if let Some(v) = f.backup_every_minutes {
+            if !(1..=525_600).contains(&v) {
+                return Err("backup_every_minutes: 1 to 525600".into());
+            }
+            self.backup_every_minutes = v;
+        }
+        if let Some(v) = f.backup_keep {
+            if !(1..=10_000).contains(&v) {
+                return Err("backup_keep: 1 to 10000".into());
+            }
+            self.backup_keep = v;
+        }
+        if let Some(v) = f.field_cipher {
+            self.field_cipher = kernel::crypto::Algorithm::parse(&v)
+                .ok_or("field_cipher: \"aes-256-gcm\" or \"sm4-gcm\"")?;
+        }
         if let Some(v) = f.office_hours {
             self.office_hours = kernel::calendar::parse_office_hours(&v)
                 .map_err(|e| format!("office_hours: {e}"))?;
         }
         Ok(())
+    }
+
+    /// The scheduled backup, when `backup_dir` is set.
+    pub fn backup_schedule(&self) -> Option<crate::ops::BackupSchedule> {
+        self.backup_dir
+            .as_ref()
+            .map(|d| crate::ops::BackupSchedule {
+                dir: PathBuf::from(d),
+                every_minutes: self.backup_every_minutes,
+                keep: self.backup_keep,
+            })
     }
 
     pub fn settings(&self) -> kernel::Settings {
@@ -345,6 +389,10 @@ mod tests {
             "webhook_max_attempts",
             "digest_time",
             "sse_heartbeat_seconds",
+            "backup_dir",
+            "backup_every_minutes",
+            "backup_keep",
+            "field_cipher",
         ] {
             assert!(
                 template.contains(&format!("{key} = ")),

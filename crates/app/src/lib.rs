@@ -5,6 +5,7 @@ pub mod config;
 pub mod demo;
 pub mod metrics;
 pub mod openapi;
+pub mod ops;
 pub mod web;
 
 use config::Config;
@@ -36,6 +37,7 @@ pub const SQLITE_MIGRATIONS: &[Migration] = migrations!("sqlite":
     7 => "0007_insight",
     10 => "0010_rollups",
     11 => "0011_notify",
+    30 => "0030_idempotency",
 );
 
 pub const POSTGRES_MIGRATIONS: &[Migration] = migrations!("postgres":
@@ -48,6 +50,7 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = migrations!("postgres":
     7 => "0007_insight",
     10 => "0010_rollups",
     11 => "0011_notify",
+    30 => "0030_idempotency",
 );
 
 pub fn migrations_for(db: &Db) -> &'static [Migration] {
@@ -82,7 +85,7 @@ pub fn field_cipher(config: &Config) -> Result<FieldCipher, String> {
                     (64 hex characters, e.g. from `openssl rand -hex 32`)"
             .into());
     };
-    FieldCipher::from_hex(&key).map_err(|e| e.to_string())
+    FieldCipher::from_hex_with(&key, config.field_cipher).map_err(|e| e.to_string())
 }
 
 fn demo_key(database_url: &str) -> Result<String, String> {
@@ -172,6 +175,7 @@ pub async fn start(ctx: Ctx, addr: &str, max_body_bytes: usize) -> AppResult<Run
 /// manual clock instead.
 pub fn spawn_jobs(ctx: Ctx) -> tokio::task::JoinHandle<()> {
     notify::worker::spawn(ctx.clone());
+    spawn_idempotency_purge(ctx.clone());
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
@@ -189,6 +193,41 @@ pub fn spawn_jobs(ctx: Ctx) -> tokio::task::JoinHandle<()> {
             }
         }
     })
+}
+
+/// Scheduled backups with retention (config `backup_dir`,
+/// `backup_every_minutes`, `backup_keep`); the first one after one period.
+pub fn spawn_backups(
+    ctx: Ctx,
+    database_url: String,
+    schedule: ops::BackupSchedule,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let period = std::time::Duration::from_secs(schedule.every_minutes.max(1) * 60);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        loop {
+            tick.tick().await;
+            match ops::scheduled_backup(&ctx.db, &database_url, &schedule).await {
+                Ok(dir) => tracing::info!(dir = %dir.display(), "backup written"),
+                Err(e) => tracing::error!(error = %e, "scheduled backup failed"),
+            }
+        }
+    })
+}
+
+/// Forgets Idempotency-Keys past their 24 hours, hourly.
+fn spawn_idempotency_purge(ctx: Ctx) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match kernel::idempotency::purge_expired(&ctx.db, ctx.now_ms()).await {
+                Ok(n) if n > 0 => tracing::info!(purged = n, "idempotency keys"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),
+            }
+        }
+    });
 }
 
 async fn shutdown_signal() {

@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::{from_fn, Next};
+use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
@@ -40,6 +40,10 @@ pub fn router(ctx: Ctx, max_body_bytes: usize) -> Router {
         .route("/favicon.ico", get(icon))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(from_fn_with_state(
+            (ctx.clone(), max_body_bytes),
+            kernel::idempotency::layer,
+        ))
         .layer(from_fn(html_errors))
         .layer(from_fn(crate::metrics::track))
         .layer(from_fn(kernel::web::security_headers))

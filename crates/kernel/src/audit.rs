@@ -77,6 +77,8 @@ fn row_hash(
 
 /// Appends one row to the chain inside `tx`.
 pub async fn record(tx: &mut Tx, backend: Backend, e: AuditEntry<'_>) -> AppResult<()> {
+    // An Idempotency-Key of the request commits with its first audited change.
+    crate::idempotency::bind(tx, backend, e.object_type, e.object_id).await?;
     if backend == Backend::Postgres {
         // Serialises appenders so two transactions never extend the same head.
         sqlx::query("SELECT pg_advisory_xact_lock(7240001)")

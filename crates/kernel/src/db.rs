@@ -58,7 +58,8 @@ impl Db {
                 Box::pin(async move {
                     conn.execute(
                         "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
-                         PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
+                         PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; \
+                         PRAGMA secure_delete=ON;",
                     )
                     .await?;
                     Ok(())

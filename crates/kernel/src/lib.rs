@@ -12,6 +12,7 @@ pub mod db;
 pub mod error;
 pub mod i18n;
 pub mod id;
+pub mod idempotency;
 pub mod json;
 pub mod mask;
 pub mod openapi;

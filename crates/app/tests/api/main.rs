@@ -6,14 +6,18 @@ mod helpers;
 
 mod auth;
 mod bad_input;
+mod binary;
+mod crash;
 mod demands;
 mod flow_pages;
+mod idempotency;
 mod insight;
 mod mediation;
 mod mediation_pages;
 mod notify;
 mod open311;
 mod openapi;
+mod ops;
 mod org_registry;
 mod pages;
 mod party;
