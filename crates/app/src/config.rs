@@ -46,6 +46,16 @@ pub struct FileConfig {
     pub webhook_max_attempts: Option<i64>,
     pub digest_time: Option<String>,
     pub sse_heartbeat_seconds: Option<u64>,
+    pub auth: Option<AuthFileConfig>,
+}
+
+/// The `[auth]` table of `lianxin.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthFileConfig {
+    pub password_max_age_days: Option<i64>,
+    pub require_totp_for_staff: Option<bool>,
+    pub privileged_idle_minutes: Option<i64>,
 }
 
 /// The flags every command shares (each also `LIANXIN_*` in the environment).
@@ -97,6 +107,12 @@ pub struct Config {
     /// Minutes since local midnight.
     pub digest_minute: u32,
     pub sse_heartbeat_seconds: u64,
+    /// `auth.password_max_age_days`: staff password rotation (0 = off).
+    pub password_max_age_days: i64,
+    /// `auth.require_totp_for_staff`: true for `serve`, false for `demo`.
+    pub require_totp_for_staff: bool,
+    /// `auth.privileged_idle_minutes`: idle limit for the separated roles.
+    pub privileged_idle_minutes: i64,
 }
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
@@ -129,6 +145,9 @@ impl Config {
             webhook_max_attempts: 6,
             digest_minute: 8 * 60,
             sse_heartbeat_seconds: 15,
+            password_max_age_days: 90,
+            require_totp_for_staff: true,
+            privileged_idle_minutes: 15,
         }
     }
 
@@ -138,6 +157,7 @@ impl Config {
         c.demo = demo;
         if demo {
             c.database_url = DEMO_DATABASE_URL.into();
+            c.require_totp_for_staff = false;
         }
         let path = args.config.clone().or_else(|| {
             let p = PathBuf::from("lianxin.toml");
@@ -242,6 +262,23 @@ impl Config {
             }
             self.sse_heartbeat_seconds = v;
         }
+        if let Some(a) = f.auth {
+            if let Some(v) = a.password_max_age_days {
+                if !(0..=3650).contains(&v) {
+                    return Err("auth.password_max_age_days: 0 to 3650".into());
+                }
+                self.password_max_age_days = v;
+            }
+            if let Some(v) = a.require_totp_for_staff {
+                self.require_totp_for_staff = v;
+            }
+            if let Some(v) = a.privileged_idle_minutes {
+                if !(1..=1440).contains(&v) {
+                    return Err("auth.privileged_idle_minutes: 1 to 1440".into());
+                }
+                self.privileged_idle_minutes = v;
+            }
+        }
         if let Some(v) = f.office_hours {
             self.office_hours = kernel::calendar::parse_office_hours(&v)
                 .map_err(|e| format!("office_hours: {e}"))?;
@@ -269,6 +306,9 @@ impl Config {
             webhook_max_attempts: self.webhook_max_attempts,
             digest_minute: self.digest_minute,
             sse_heartbeat_seconds: self.sse_heartbeat_seconds,
+            session_idle_privileged_minutes: self.privileged_idle_minutes,
+            password_max_age_days: self.password_max_age_days,
+            require_totp_for_staff: self.require_totp_for_staff,
         }
     }
 }
@@ -345,6 +385,9 @@ mod tests {
             "webhook_max_attempts",
             "digest_time",
             "sse_heartbeat_seconds",
+            "password_max_age_days",
+            "require_totp_for_staff",
+            "privileged_idle_minutes",
         ] {
             assert!(
                 template.contains(&format!("{key} = ")),

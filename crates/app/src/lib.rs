@@ -36,6 +36,7 @@ pub const SQLITE_MIGRATIONS: &[Migration] = migrations!("sqlite":
     7 => "0007_insight",
     10 => "0010_rollups",
     11 => "0011_notify",
+    40 => "0040_auth_controls",
 );
 
 pub const POSTGRES_MIGRATIONS: &[Migration] = migrations!("postgres":
@@ -48,6 +49,7 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = migrations!("postgres":
     7 => "0007_insight",
     10 => "0010_rollups",
     11 => "0011_notify",
+    40 => "0040_auth_controls",
 );
 
 pub fn migrations_for(db: &Db) -> &'static [Migration] {
