@@ -5,7 +5,9 @@
 mod helpers;
 
 mod auth;
+mod authz_matrix;
 mod bad_input;
+mod bola_props;
 mod demands;
 mod flow_pages;
 mod insight;
