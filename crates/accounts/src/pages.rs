@@ -21,6 +21,116 @@ pub fn routes() -> Router<Ctx> {
         .route("/login", get(login_page).post(login_submit))
         .route("/logout", post(logout_submit))
         .route("/audit", get(audit_page))
+        .route("/me/password", get(password_page).post(password_submit))
+        .route("/me/totp", get(totp_page).post(totp_submit))
+}
+
+#[derive(Template)]
+#[template(path = "me_security.html")]
+struct SecurityPage {
+    shell: Shell,
+    totp: bool,
+    notice: Option<String>,
+    errors: Vec<String>,
+    secret: Option<String>,
+    uri: String,
+}
+
+fn security_page(lang: Lang, p: &kernel::Principal, totp: bool) -> SecurityPage {
+    SecurityPage {
+        shell: Shell::new(
+            lang,
+            if totp {
+                "h4auth.totp_title"
+            } else {
+                "h4auth.password_title"
+            },
+            "me",
+            Some(p),
+        ),
+        totp,
+        notice: None,
+        errors: Vec::new(),
+        secret: None,
+        uri: String::new(),
+    }
+}
+
+/// The messages of an error, for a form.
+fn messages(e: &AppError) -> Vec<String> {
+    match e.fields() {
+        Some(f) => f.0.values().flatten().cloned().collect(),
+        None => vec![e.message().to_string()],
+    }
+}
+
+async fn password_page(lang: Lang, Auth(p): Auth) -> Response {
+    render(&security_page(lang, &p, false))
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+}
+
+async fn password_submit(
+    State(ctx): State<Ctx>,
+    lang: Lang,
+    Auth(p): Auth,
+    Form(f): Form<PasswordForm>,
+) -> Response {
+    if let Err(e) = session::check_csrf(&p, &f.csrf) {
+        return e.into_response();
+    }
+    let mut page = security_page(lang, &p, false);
+    match crate::api::change_password(&ctx, &p, &f.current_password, &f.new_password).await {
+        Ok(()) => page.notice = Some(lang.t("h4auth.changed").to_string()),
+        Err(e @ (AppError::Validation(_) | AppError::BadRequest { .. })) => {
+            page.errors = messages(&e)
+        }
+        Err(e) => return e.into_response(),
+    }
+    render(&page)
+}
+
+async fn totp_page(lang: Lang, Auth(p): Auth) -> Response {
+    render(&security_page(lang, &p, true))
+}
+
+#[derive(Deserialize)]
+struct TotpForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+}
+
+async fn totp_submit(
+    State(ctx): State<Ctx>,
+    lang: Lang,
+    Auth(p): Auth,
+    Form(f): Form<TotpForm>,
+) -> Response {
+    if let Err(e) = session::check_csrf(&p, &f.csrf) {
+        return e.into_response();
+    }
+    let mut page = security_page(lang, &p, true);
+    match crate::api::enrol_totp(&ctx, &p, &f.password).await {
+        Ok(t) => {
+            page.secret = Some(t.secret);
+            page.uri = t.otpauth_uri;
+        }
+        Err(e @ (AppError::Validation(_) | AppError::BadRequest { .. })) => {
+            page.errors = messages(&e)
+        }
+        Err(e) => return e.into_response(),
+    }
+    render(&page)
 }
 
 #[derive(Template)]
@@ -123,6 +233,9 @@ struct LoginForm {
     csrf: String,
     #[serde(default)]
     next: String,
+    /// The TOTP code (staff outside demo mode).
+    #[serde(default)]
+    totp: String,
 }
 
 async fn login_submit(
@@ -145,9 +258,17 @@ async fn login_submit(
     if cookie_token.is_empty() || !session::constant_eq(&cookie_token, &f.csrf) {
         return login_form(&ctx, lang, Some(lang.t("error.csrf").into()), f.login, next);
     }
-    match crate::api::login(&ctx, &f.login, &f.password, "web", &client).await {
+    let totp = Some(f.totp.as_str()).filter(|t| !t.trim().is_empty() && t.len() <= 16);
+    match crate::api::login(&ctx, &f.login, &f.password, totp, "web", &client).await {
         Ok(out) => {
-            let to = if next.is_empty() {
+            let to = if let Some(r) = out.restriction {
+                // The one thing the session may do first.
+                if r == "password_change_required" {
+                    "/me/password".to_string()
+                } else {
+                    "/me/totp".to_string()
+                }
+            } else if next.is_empty() {
                 home_for(&out.user.grants).to_string()
             } else {
                 next
@@ -174,6 +295,13 @@ async fn login_submit(
             &ctx,
             lang,
             Some(lang.t("login.locked").into()),
+            f.login,
+            next,
+        ),
+        Err(AppError::SecondFactorRequired) => login_form(
+            &ctx,
+            lang,
+            Some(lang.t("h4auth.totp_needed").into()),
             f.login,
             next,
         ),

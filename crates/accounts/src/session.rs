@@ -48,7 +48,14 @@ async fn resolve(parts: &Parts, ctx: &Ctx) -> Result<Option<Principal>, AppError
         return Err(AppError::Unauthenticated);
     };
     let now = ctx.now_ms();
-    let idle_ms = ctx.settings.session_idle_minutes * 60_000;
+    let grants = store::grants_of(&ctx.db, &s.user_id).await?;
+    let roles: Vec<kernel::Role> = grants.iter().map(|g| g.role).collect();
+    // System, security admins and auditors idle out sooner than other staff.
+    let idle_ms = model::idle_minutes_for(
+        &roles,
+        ctx.settings.session_idle_minutes,
+        ctx.settings.session_idle_privileged_minutes,
+    ) * 60_000;
     if !s.user_active || !model::session_alive(&s.times, idle_ms, now) {
         return Err(AppError::Unauthenticated);
     }
@@ -65,13 +72,18 @@ async fn resolve(parts: &Parts, ctx: &Ctx) -> Result<Option<Principal>, AppError
             return Err(AppError::Forbidden);
         }
     }
+    let is_staff = roles.iter().any(|r| *r != kernel::Role::Resident);
+    if let Some(e) = restriction(ctx, &s, is_staff, now) {
+        if !allowed_while_restricted(parts.uri.path()) {
+            return Err(e);
+        }
+    }
     // Refresh the idle clock at most once a minute, to keep reads cheap.
     // The live-update stream reconnects by itself, so it is no sign that
     // someone is at the screen: it never keeps a session alive.
     if now - s.times.last_seen_at > 60_000 && !is_passive(parts) {
         store::touch_session(&ctx.db, &s.id, now).await?;
     }
-    let grants = store::grants_of(&ctx.db, &s.user_id).await?;
     let households = store::households_of(&ctx.db, &s.user_id).await?;
     Ok(Some(Principal {
         user_id: s.user_id,
@@ -81,6 +93,44 @@ async fn resolve(parts: &Parts, ctx: &Ctx) -> Result<Option<Principal>, AppError
         csrf_token: (s.kind == "web").then_some(s.csrf_token),
         session_id: s.id,
     }))
+}
+
+/// What a staff session must do before anything else: change an expired
+/// password, or enrol the second factor that is now required.
+pub fn restriction(ctx: &Ctx, s: &store::SessionRow, is_staff: bool, now: i64) -> Option<AppError> {
+    if model::password_expired(
+        s.password_changed_at,
+        ctx.settings.password_max_age_in_force(),
+        is_staff,
+        now,
+    ) {
+        return Some(AppError::Restricted {
+            code: "password_change_required",
+            message: "密码已过期,请先修改密码".into(),
+        });
+    }
+    if is_staff && ctx.settings.totp_required() && !s.totp_enrolled {
+        return Some(AppError::Restricted {
+            code: "totp_enrolment_required",
+            message: "请先绑定动态口令(两步验证)".into(),
+        });
+    }
+    None
+}
+
+/// The paths a restricted session may still use: who am I, the password
+/// and second-factor settings, logout.
+fn allowed_while_restricted(path: &str) -> bool {
+    matches!(
+        path,
+        "/api/v1/me"
+            | "/api/v1/me/password"
+            | "/api/v1/me/totp"
+            | "/api/v1/auth/logout"
+            | "/me/password"
+            | "/me/totp"
+            | "/logout"
+    )
 }
 
 /// Requests a page makes by itself, which do not count as activity.

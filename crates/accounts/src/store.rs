@@ -15,6 +15,10 @@ pub struct UserRow {
     pub password_hash: String,
     pub active: bool,
     pub failures: FailureState,
+    pub password_changed_at: i64,
+    /// The TOTP secret, decrypted; `None` when not enrolled.
+    pub totp_secret: Option<Vec<u8>>,
+    pub totp_last_step: i64,
 }
 
 pub fn login_index(cipher: &FieldCipher, login: &str) -> String {
@@ -27,7 +31,8 @@ pub async fn find_user_by_login(
     login: &str,
 ) -> AppResult<Option<UserRow>> {
     let row = sqlx::query(
-        "SELECT id, display_name, login_masked, password_hash, active, failed_logins, failed_window_start, locked_until
+        "SELECT id, display_name, login_masked, password_hash, active, failed_logins, failed_window_start, locked_until,
+                password_changed_at, totp_secret_enc, totp_last_step
          FROM users WHERE login_index = $1",
     )
     .bind(login_index(cipher, login))
@@ -44,6 +49,12 @@ pub async fn find_user_by_login(
             window_start: r.get("failed_window_start"),
             locked_until: r.get("locked_until"),
         },
+        password_changed_at: r.get("password_changed_at"),
+        totp_secret: r
+            .get::<Option<String>, _>("totp_secret_enc")
+            .and_then(|enc| cipher.decrypt(&enc))
+            .and_then(|b32| model::base32_decode(&b32)),
+        totp_last_step: r.get("totp_last_step"),
     }))
 }
 
@@ -58,8 +69,8 @@ pub async fn create_user(
     let id = new_id();
     let normalized = model::normalize_login(login);
     sqlx::query(
-        "INSERT INTO users (id, login_index, login_masked, login_enc, display_name, password_hash, active, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7)",
+        "INSERT INTO users (id, login_index, login_masked, login_enc, display_name, password_hash, active, created_at, updated_at, password_changed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7, $7)",
     )
     .bind(&id)
     .bind(cipher.blind_index("login", &normalized))
@@ -71,6 +82,66 @@ pub async fn create_user(
     .execute(&mut **tx)
     .await?;
     Ok(id)
+}
+
+/// A new password hash (already checked against the policy), its age reset.
+pub async fn set_password(
+    tx: &mut Tx,
+    user_id: &str,
+    password_hash: &str,
+    now: i64,
+) -> AppResult<()> {
+    sqlx::query(
+        "UPDATE users SET password_hash = $1, password_changed_at = $2, updated_at = $2 WHERE id = $3",
+    )
+    .bind(password_hash)
+    .bind(now)
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn password_hash_of(db: &Db, user_id: &str) -> AppResult<Option<String>> {
+    let row = sqlx::query("SELECT password_hash FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(db.reader())
+        .await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// Stores a TOTP secret (base32, encrypted with the field cipher).
+pub async fn set_totp_secret(
+    tx: &mut Tx,
+    cipher: &FieldCipher,
+    user_id: &str,
+    secret_b32: &str,
+    now: i64,
+) -> AppResult<()> {
+    sqlx::query(
+        "UPDATE users SET totp_secret_enc = $1, totp_last_step = 0, updated_at = $2 WHERE id = $3",
+    )
+    .bind(cipher.encrypt(secret_b32))
+    .bind(now)
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Records the time step of an accepted code; false when that step (or a
+/// later one) was already used — a replayed code, even by a racing request.
+pub async fn use_totp_step(db: &Db, user_id: &str, step: i64) -> AppResult<bool> {
+    let mut tx = db.begin().await?;
+    let done =
+        sqlx::query("UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1")
+            .bind(step)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    tx.commit().await?;
+    Ok(done == 1)
 }
 
 pub async fn save_failures(db: &Db, user_id: &str, s: &FailureState, now: i64) -> AppResult<()> {
@@ -144,12 +215,14 @@ pub struct SessionRow {
     pub times: model::SessionTimes,
     pub display_name: String,
     pub user_active: bool,
+    pub password_changed_at: i64,
+    pub totp_enrolled: bool,
 }
 
 pub async fn load_session(db: &Db, token: &str) -> AppResult<Option<SessionRow>> {
     let row = sqlx::query(
         "SELECT s.id, s.user_id, s.kind, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at,
-                u.display_name, u.active
+                u.display_name, u.active, u.password_changed_at, u.totp_secret_enc
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.id = $1 AND s.revoked_at IS NULL",
     )
@@ -168,6 +241,8 @@ pub async fn load_session(db: &Db, token: &str) -> AppResult<Option<SessionRow>>
         },
         display_name: r.get("display_name"),
         user_active: r.get::<i64, _>("active") != 0,
+        password_changed_at: r.get("password_changed_at"),
+        totp_enrolled: r.get::<Option<String>, _>("totp_secret_enc").is_some(),
     }))
 }
 
@@ -257,6 +332,28 @@ pub async fn grant_role(
     granted_by: Option<&str>,
     now: i64,
 ) -> AppResult<String> {
+    // 三权分立: system admin, security admin and auditor exclude each other
+    // (and the schema's one-live-grant index backs this up).
+    if Role::SEPARATED_DUTIES.contains(&role) {
+        let held: Vec<Role> =
+            sqlx::query("SELECT role FROM role_grants WHERE user_id = $1 AND revoked_at IS NULL")
+                .bind(user_id)
+                .fetch_all(&mut **tx)
+                .await?
+                .iter()
+                .filter_map(|r| Role::parse(&r.get::<String, _>(0)))
+                .collect();
+        if let Some(other) = model::separation_conflict(&held, role) {
+            return Err(kernel::AppError::conflict(
+                "separation_of_duties",
+                format!(
+                    "三权分立:该账号已是{},不能再授予{}",
+                    other.label_zh(),
+                    role.label_zh()
+                ),
+            ));
+        }
+    }
     let id = new_id();
     sqlx::query(
         "INSERT INTO role_grants (id, user_id, role, org_id, org_path, granted_by, created_at)

@@ -50,6 +50,16 @@ pub struct FileConfig {
     pub backup_every_minutes: Option<u64>,
     pub backup_keep: Option<usize>,
     pub field_cipher: Option<String>,
+    pub auth: Option<AuthFileConfig>,
+}
+
+/// The `[auth]` table of `lianxin.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthFileConfig {
+    pub password_max_age_days: Option<i64>,
+    pub require_totp_for_staff: Option<bool>,
+    pub privileged_idle_minutes: Option<i64>,
 }
 
 /// The flags every command shares (each also `LIANXIN_*` in the environment).
@@ -107,6 +117,12 @@ pub struct Config {
     pub backup_keep: usize,
     /// The AEAD new encrypted values are written with.
     pub field_cipher: kernel::crypto::Algorithm,
+    /// `auth.password_max_age_days`: staff password rotation (0 = off).
+    pub password_max_age_days: i64,
+    /// `auth.require_totp_for_staff`: true for `serve`, false for `demo`.
+    pub require_totp_for_staff: bool,
+    /// `auth.privileged_idle_minutes`: idle limit for the separated roles.
+    pub privileged_idle_minutes: i64,
 }
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
@@ -143,6 +159,9 @@ impl Config {
             backup_every_minutes: 24 * 60,
             backup_keep: 7,
             field_cipher: kernel::crypto::Algorithm::Aes256Gcm,
+            password_max_age_days: 90,
+            require_totp_for_staff: true,
+            privileged_idle_minutes: 15,
         }
     }
 
@@ -152,6 +171,7 @@ impl Config {
         c.demo = demo;
         if demo {
             c.database_url = DEMO_DATABASE_URL.into();
+            c.require_totp_for_staff = false;
         }
         let path = args.config.clone().or_else(|| {
             let p = PathBuf::from("lianxin.toml");
@@ -274,6 +294,22 @@ impl Config {
         if let Some(v) = f.field_cipher {
             self.field_cipher = kernel::crypto::Algorithm::parse(&v)
                 .ok_or("field_cipher: \"aes-256-gcm\" or \"sm4-gcm\"")?;
+        if let Some(a) = f.auth {
+            if let Some(v) = a.password_max_age_days {
+                if !(0..=3650).contains(&v) {
+                    return Err("auth.password_max_age_days: 0 to 3650".into());
+                }
+                self.password_max_age_days = v;
+            }
+            if let Some(v) = a.require_totp_for_staff {
+                self.require_totp_for_staff = v;
+            }
+            if let Some(v) = a.privileged_idle_minutes {
+                if !(1..=1440).contains(&v) {
+                    return Err("auth.privileged_idle_minutes: 1 to 1440".into());
+                }
+                self.privileged_idle_minutes = v;
+            }
         }
         if let Some(v) = f.office_hours {
             self.office_hours = kernel::calendar::parse_office_hours(&v)
@@ -313,6 +349,9 @@ impl Config {
             webhook_max_attempts: self.webhook_max_attempts,
             digest_minute: self.digest_minute,
             sse_heartbeat_seconds: self.sse_heartbeat_seconds,
+            session_idle_privileged_minutes: self.privileged_idle_minutes,
+            password_max_age_days: self.password_max_age_days,
+            require_totp_for_staff: self.require_totp_for_staff,
         }
     }
 }
@@ -393,6 +432,9 @@ mod tests {
             "backup_every_minutes",
             "backup_keep",
             "field_cipher",
+            "password_max_age_days",
+            "require_totp_for_staff",
+            "privileged_idle_minutes",
         ] {
             assert!(
                 template.contains(&format!("{key} = ")),

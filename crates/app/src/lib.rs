@@ -38,6 +38,7 @@ pub const SQLITE_MIGRATIONS: &[Migration] = migrations!("sqlite":
     10 => "0010_rollups",
     11 => "0011_notify",
     30 => "0030_idempotency",
+    40 => "0040_auth_controls",
 );
 
 pub const POSTGRES_MIGRATIONS: &[Migration] = migrations!("postgres":
@@ -51,6 +52,7 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = migrations!("postgres":
     10 => "0010_rollups",
     11 => "0011_notify",
     30 => "0030_idempotency",
+    40 => "0040_auth_controls",
 );
 
 pub fn migrations_for(db: &Db) -> &'static [Migration] {

@@ -71,6 +71,10 @@ use utoipa::{Modify, OpenApi};
         accounts::api::login_api,
         accounts::api::logout_api,
         accounts::api::me_api,
+        accounts::api::change_password_api,
+        accounts::api::enrol_totp_api,
+        accounts::api::create_account_api,
+        accounts::api::grant_api,
         accounts::api::audit_events,
         // org
         org::api::tree,

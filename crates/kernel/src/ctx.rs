@@ -46,6 +46,29 @@ pub struct Settings {
     pub digest_minute: u32,
     /// Seconds between heartbeat comments on live-update streams.
     pub sse_heartbeat_seconds: u64,
+    /// Idle limit of sessions of system admins, security admins and auditors.
+    pub session_idle_privileged_minutes: i64,
+    /// Staff must change a password this old (0 = never). Off in demo mode.
+    pub password_max_age_days: i64,
+    /// Staff log in with a TOTP code as well. Never in demo mode.
+    pub require_totp_for_staff: bool,
+}
+
+impl Settings {
+    /// Is the second factor in force (configured, and not the demo)?
+    pub fn totp_required(&self) -> bool {
+        self.require_totp_for_staff && !self.demo
+    }
+
+    /// The password age limit in force (none in demo mode, where the
+    /// contract's demo password must keep working).
+    pub fn password_max_age_in_force(&self) -> i64 {
+        if self.demo {
+            0
+        } else {
+            self.password_max_age_days
+        }
+    }
 }
 
 impl Default for Settings {
@@ -69,6 +92,9 @@ impl Default for Settings {
             webhook_max_attempts: 6,
             digest_minute: 8 * 60,
             sse_heartbeat_seconds: 15,
+            session_idle_privileged_minutes: 15,
+            password_max_age_days: 90,
+            require_totp_for_staff: true,
         }
     }
 }

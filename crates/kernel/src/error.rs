@@ -62,8 +62,18 @@ pub enum AppError {
     Unauthenticated,
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// 401: the password was right; a staff login needs its TOTP code too.
+    #[error("second factor required")]
+    SecondFactorRequired,
     #[error("forbidden")]
     Forbidden,
+    /// 403 with its own code: the session may only do one thing first
+    /// (change an expired password, enrol a second factor).
+    #[error("restricted: {code}")]
+    Restricted {
+        code: &'static str,
+        message: Cow<'static, str>,
+    },
     #[error("not found")]
     NotFound,
     #[error("conflict: {code}")]
@@ -107,8 +117,10 @@ impl AppError {
         match self {
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            AppError::Unauthenticated | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::Unauthenticated
+            | AppError::InvalidCredentials
+            | AppError::SecondFactorRequired => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden | AppError::Restricted { .. } => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -122,9 +134,12 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             AppError::Validation(_) => "validation_failed",
-            AppError::BadRequest { code, .. } | AppError::Conflict { code, .. } => code,
+            AppError::BadRequest { code, .. }
+            | AppError::Conflict { code, .. }
+            | AppError::Restricted { code, .. } => code,
             AppError::Unauthenticated => "unauthenticated",
             AppError::InvalidCredentials => "invalid_credentials",
+            AppError::SecondFactorRequired => "totp_required",
             AppError::Forbidden => "forbidden",
             AppError::NotFound => "not_found",
             AppError::PayloadTooLarge => "payload_too_large",
@@ -139,11 +154,12 @@ impl AppError {
     pub fn message(&self) -> Cow<'static, str> {
         match self {
             AppError::Validation(_) => "提交的内容有误,请按提示修改".into(),
-            AppError::BadRequest { message, .. } | AppError::Conflict { message, .. } => {
-                message.clone()
-            }
+            AppError::BadRequest { message, .. }
+            | AppError::Conflict { message, .. }
+            | AppError::Restricted { message, .. } => message.clone(),
             AppError::Unauthenticated => "请先登录".into(),
             AppError::InvalidCredentials => "账号或密码错误".into(),
+            AppError::SecondFactorRequired => "请输入动态口令(两步验证)".into(),
             AppError::Forbidden => "您没有执行此操作的权限".into(),
             AppError::NotFound => "未找到该记录".into(),
             AppError::PayloadTooLarge => "提交的内容过大".into(),
@@ -199,7 +215,9 @@ impl IntoResponse for AppError {
                     resp.headers_mut().insert(header::RETRY_AFTER, v);
                 }
             }
-            AppError::Unauthenticated | AppError::InvalidCredentials => {
+            AppError::Unauthenticated
+            | AppError::InvalidCredentials
+            | AppError::SecondFactorRequired => {
                 resp.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Bearer realm=\"lianxin\""),

@@ -28,10 +28,14 @@ pub enum Role {
     AgencyStaff,
     Expert,
     Auditor,
+    /// 系统管理员: accounts and the org structure, no residents' data.
+    Sysadmin,
+    /// 安全管理员: role grants and security settings, no business data.
+    Secadmin,
 }
 
 impl Role {
-    pub const ALL: [Role; 14] = [
+    pub const ALL: [Role; 16] = [
         Role::Resident,
         Role::Butler,
         Role::PropertyStaff,
@@ -46,7 +50,12 @@ impl Role {
         Role::AgencyStaff,
         Role::Expert,
         Role::Auditor,
+        Role::Sysadmin,
+        Role::Secadmin,
     ];
+
+    /// 三权分立: an account holds at most one of these.
+    pub const SEPARATED_DUTIES: &'static [Role] = &[Role::Sysadmin, Role::Secadmin, Role::Auditor];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -64,6 +73,8 @@ impl Role {
             Role::AgencyStaff => "agency_staff",
             Role::Expert => "expert",
             Role::Auditor => "auditor",
+            Role::Sysadmin => "sysadmin",
+            Role::Secadmin => "secadmin",
         }
     }
 
@@ -88,6 +99,8 @@ impl Role {
             Role::AgencyStaff => "部门工作人员",
             Role::Expert => "评审专家",
             Role::Auditor => "审计员",
+            Role::Sysadmin => "系统管理员",
+            Role::Secadmin => "安全管理员",
         }
     }
 
@@ -107,6 +120,8 @@ impl Role {
             Role::AgencyStaff => "Agency staff",
             Role::Expert => "Review expert",
             Role::Auditor => "Auditor",
+            Role::Sysadmin => "System administrator",
+            Role::Secadmin => "Security administrator",
         }
     }
 

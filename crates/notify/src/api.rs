@@ -439,7 +439,7 @@ pub async fn create_subscription(
         }
         (None, None, Some(role), Some(org_id)) => {
             let role = Role::parse(role)
-                .filter(|r| *r != Role::Auditor)
+                .filter(|r| !Role::SEPARATED_DUTIES.contains(r))
                 .ok_or_else(|| AppError::field("role", "角色无效"))?;
             let node_id = kernel::id::parse_id(org_id).ok_or(AppError::NotFound)?;
             let (node_id, path, _) = store::org_node(&ctx.db, &node_id)

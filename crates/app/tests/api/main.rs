@@ -5,9 +5,11 @@
 mod helpers;
 
 mod auth;
+mod authz_matrix;
 mod bad_input;
 mod binary;
 mod crash;
+mod bola_props;
 mod demands;
 mod flow_pages;
 mod idempotency;
@@ -25,6 +27,7 @@ mod privacy;
 mod rates;
 mod rollups;
 mod scope;
+mod security_auth;
 mod storage;
 mod transition_table;
 mod workflow;
