@@ -6,6 +6,7 @@ mod helpers;
 
 mod auth;
 mod bad_input;
+mod confirm_pages;
 mod demands;
 mod flow_pages;
 mod insight;
