@@ -88,7 +88,8 @@
   }
 
   // Progress: a <progress> bar and a live status line after `anchor`.
-  var root = document.documentElement;
+  // The words for progress, in the page's language (set on <body>).
+  var root = document.body;
   function progressBar(anchor, label) {
     var box = document.createElement("div");
     box.className = "progress";

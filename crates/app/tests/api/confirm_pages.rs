@@ -40,10 +40,18 @@ async fn rejecting_a_demand_needs_the_confirming_tick() {
         &app,
         &community,
         &format!("{path}/act"),
-        &[("csrf", &csrf), ("action", "reject"), ("note", "不属于受理范围")],
+        &[
+            ("csrf", &csrf),
+            ("action", "reject"),
+            ("note", "不属于受理范围"),
+        ],
     )
     .await;
-    assert_eq!(r.status(), StatusCode::OK, "the page again, with the reason");
+    assert_eq!(
+        r.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "the page again, with the reason"
+    );
     let html = r.text().await.unwrap();
     assert!(html.contains("请先勾选"), "it says what to do: {html}");
     assert_eq!(status(&app).await, "submitted", "nothing changed");

@@ -51,7 +51,10 @@ async fn every_role_follows_every_link_without_a_dead_end() {
         // Whatever happened, the next role starts logged out.
         let _ = b.delete_cookies().await;
     }
-    eprintln!("crawled {visited_total} pages as {} roles", DEMO_ACCOUNTS.len());
+    eprintln!(
+        "crawled {visited_total} pages as {} roles",
+        DEMO_ACCOUNTS.len()
+    );
     let outcome = if problems.is_empty() {
         Ok(())
     } else {
@@ -98,7 +101,10 @@ fn shapes_blank_ids_and_query_values() {
         shape("/demands/0193a7b2-1c3d-7e4f-8a9b-0c1d2e3f4a5b"),
         "/demands/{id}?"
     );
-    assert_eq!(shape("/insight?org=abc&from=2026-11-01"), "/insight?from&org");
+    assert_eq!(
+        shape("/insight?org=abc&from=2026-11-01"),
+        "/insight?from&org"
+    );
     assert_ne!(shape("/insight"), shape("/insight/league"));
 }
 

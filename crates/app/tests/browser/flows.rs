@@ -132,6 +132,11 @@ async fn demand_flow(rig: &Rig, b: &mut wd::Session, butler: &mut wd::Session) -
     expect_status(b, "已派遣").await?;
     b.expect_text("dl.kv", BUTLER_NAME).await?;
     logout(b).await?;
+    // The outbox worker (a background loop in production) fans the notice
+    // out now; the butler's page hears it on its live stream.
+    notify::worker::run_once(&app.ctx)
+        .await
+        .map_err(|e| format!("notify worker: {e:?}"))?;
 
     let inbox = butler.section_link("待办", title).await?;
     butler.expect_text_in(&inbox, "已派遣").await?;
@@ -275,7 +280,10 @@ async fn no_js_flow(app: &TestApp, b: &mut wd::Session, shots: &Path) -> Res<()>
     step("with JavaScript off: the resident files a demand");
     login(b, app, RESIDENT, "/me").await?;
     let ran = b
-        .exec("return document.documentElement.dataset.js || 'off';", json!([]))
+        .exec(
+            "return document.documentElement.dataset.js || 'off';",
+            json!([]),
+        )
         .await?;
     eprintln!("  page scripts: {ran}");
     let leak = b
@@ -284,14 +292,19 @@ async fn no_js_flow(app: &TestApp, b: &mut wd::Session, shots: &Path) -> Res<()>
     b.click(&leak).await?;
     // A form sent empty keeps nothing and says what is missing next to the field.
     b.type_into("#new #title", title).await?;
-    b.click_and_load("#new form button[type=\"submit\"]")
-        .await?;
+    b.expect_status = 422;
+    let sent = b.click_and_load("#new form button[type=\"submit\"]").await;
+    b.expect_status = 200;
+    sent?;
     b.expect_text("#new .field.has-error .field-error", "")
         .await?;
     b.expect_value("#new #title", title).await?;
     shoot(b, shots, "nojs", "01-field-error").await?;
-    b.type_into("#new #description", "三楼到五楼的楼道灯都不亮,晚上上下楼很危险。")
-        .await?;
+    b.type_into(
+        "#new #description",
+        "三楼到五楼的楼道灯都不亮,晚上上下楼很危险。",
+    )
+    .await?;
     b.click_and_load("#new form button[type=\"submit\"]")
         .await?;
     b.expect_text(".flash.ok", "诉求已提交").await?;

@@ -150,7 +150,11 @@ pub async fn shoot(b: &mut wd::Session, shots: &Path, flow: &str, name: &str) ->
         .await?;
     b.set_viewport(DESKTOP, false).await?;
     let desktop = b
-        .screenshot(shots, &format!("{flow}-{name}-{}", DESKTOP.0), Some(DESKTOP))
+        .screenshot(
+            shots,
+            &format!("{flow}-{name}-{}", DESKTOP.0),
+            Some(DESKTOP),
+        )
         .await;
     b.set_viewport(MOBILE, true).await?;
     desktop.map(drop)
@@ -159,7 +163,7 @@ pub async fn shoot(b: &mut wd::Session, shots: &Path, flow: &str, name: &str) ->
 /// Logs in on /login by typing, and expects to land on `home`.
 pub async fn login(b: &mut wd::Session, app: &TestApp, who: &str, home: &str) -> Res<()> {
     b.goto(&app.url("/login")).await?;
-    b.expect_text("h1", "登录").await?;
+    b.wait_for("form[action=\"/login\"]").await?;
     b.type_into("form[action=\"/login\"] #login", who).await?;
     b.type_into("form[action=\"/login\"] #password", PASSWORD)
         .await?;
