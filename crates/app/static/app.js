@@ -3,7 +3,11 @@
    - data-confirm="…" on a <form>, a submit <button>, or an <a>: ask before proceeding.
    - .flash messages fade out after 6 s (except .flash.error and [data-persist]).
    - The header's unread badge ([data-unread]) is filled from /api/v1/notify/unread
-     and kept current by the live stream /api/v1/notify/stream (Server-Sent Events). */
+     and kept current by the live stream /api/v1/notify/stream (Server-Sent Events).
+   - A page that shows one object ([data-live-object]) or a list ([data-live-list]) refreshes
+     its [data-live-part] elements when a notice arrives, without a reload.
+   - Uploads (a multipart form with a file chosen) show their progress; downloads of
+     exports (a[data-export]) show a progress bar while the file is prepared. */
 (function () {
   "use strict";
   var lastSubmitter = null;
@@ -56,9 +60,10 @@
     // A page that shows one object (a demand) refreshes its live parts when
     // a notice about that object arrives, without a reload.
     var watched = document.querySelector("[data-live-object]");
+    var list = document.querySelector("[data-live-list]");
     function refreshWatched() {
       if (!window.fetch || !window.DOMParser) return;
-      window.fetch(window.location.pathname, { credentials: "same-origin" })
+      window.fetch(window.location.pathname + window.location.search, { credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.text() : null; })
         .then(function (html) {
           if (!html) return;
@@ -74,11 +79,113 @@
       var item;
       try { item = JSON.parse(e.data); showUnread(item.unread); } catch (_) { return; }
       if (fresh) fresh.hidden = false;
-      if (watched && item.object_id === watched.getAttribute("data-live-object")) refreshWatched();
+      if (list || (watched && item.object_id === watched.getAttribute("data-live-object"))) refreshWatched();
     });
     live.addEventListener("unread", function (e) {
       try { showUnread(JSON.parse(e.data).unread); } catch (_) {}
     });
     window.addEventListener("pagehide", function () { live.close(); });
   }
+
+  // Progress: a <progress> bar and a live status line after `anchor`.
+  // The words for progress, in the page's language (set on <body>).
+  var root = document.body;
+  function progressBar(anchor, label) {
+    var box = document.createElement("div");
+    box.className = "progress";
+    box.setAttribute("role", "status");
+    box.setAttribute("aria-live", "polite");
+    var bar = document.createElement("progress");
+    bar.max = 100;
+    var text = document.createElement("span");
+    text.textContent = label;
+    box.appendChild(bar);
+    box.appendChild(text);
+    anchor.parentNode.insertBefore(box, anchor.nextSibling);
+    return {
+      set: function (loaded, total) {
+        if (total > 0) {
+          var pct = Math.round(loaded * 100 / total);
+          bar.value = pct;
+          text.textContent = label + " " + pct + "%";
+        }
+      },
+      fail: function (msg) { box.className = "progress flash error"; text.textContent = msg; bar.hidden = true; },
+      done: function () { if (box.parentNode) box.parentNode.removeChild(box); }
+    };
+  }
+
+  // Uploads: send with XMLHttpRequest to show the bytes going up, then show
+  // what the server answered (follow its redirect, or render its page).
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (e.defaultPrevented || !window.XMLHttpRequest || !window.FormData) return;
+    if ((form.getAttribute("enctype") || "").indexOf("multipart") < 0) return;
+    var chosen = Array.prototype.some.call(form.querySelectorAll("input[type=file]"), function (i) {
+      return i.files && i.files.length > 0;
+    });
+    if (!chosen) return;
+    e.preventDefault();
+    var button = form.querySelector("[type=submit]");
+    if (button) button.disabled = true;
+    var p = progressBar(button ? button.parentNode : form, root.getAttribute("data-uploading") || "…");
+    var xhr = new window.XMLHttpRequest();
+    xhr.open((form.getAttribute("method") || "post").toUpperCase(), form.action);
+    xhr.upload.addEventListener("progress", function (ev) { if (ev.lengthComputable) p.set(ev.loaded, ev.total); });
+    xhr.addEventListener("load", function () {
+      var target = xhr.responseURL || form.action;
+      if (target.split("#")[0] !== form.action.split("#")[0] && xhr.status < 400) {
+        window.location.assign(target);
+        return;
+      }
+      document.open();
+      document.write(xhr.responseText);
+      document.close();
+    });
+    xhr.addEventListener("error", function () {
+      if (button) button.disabled = false;
+      p.fail(root.getAttribute("data-upload-failed") || "!");
+    });
+    xhr.send(new window.FormData(form));
+  });
+
+  // Exports: fetch the file with a progress bar, then hand it over as a
+  // download; without JS (or on any trouble) the link downloads as usual.
+  document.addEventListener("click", function (e) {
+    var a = e.target.closest ? e.target.closest("a[data-export]") : null;
+    if (!a || e.defaultPrevented || !window.fetch || !window.URL || !window.Blob || a.hasAttribute("aria-busy")) return;
+    e.preventDefault();
+    a.setAttribute("aria-busy", "true");
+    var p = progressBar(a, root.getAttribute("data-exporting") || "…");
+    window.fetch(a.href, { credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) throw new Error(String(r.status));
+      var total = Number(r.headers.get("Content-Length")) || 0;
+      var name = (/filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(r.headers.get("Content-Disposition") || "") || [])[1];
+      if (!r.body || !r.body.getReader) return r.blob().then(function (b) { return [b, name]; });
+      var reader = r.body.getReader(), chunks = [], loaded = 0;
+      function pump() {
+        return reader.read().then(function (c) {
+          if (c.done) return [new window.Blob(chunks, { type: r.headers.get("Content-Type") || "" }), name];
+          chunks.push(c.value);
+          loaded += c.value.length;
+          p.set(loaded, total);
+          return pump();
+        });
+      }
+      return pump();
+    }).then(function (got) {
+      var url = window.URL.createObjectURL(got[0]);
+      var link = document.createElement("a");
+      link.href = url;
+      link.download = got[1] ? decodeURIComponent(got[1]) : (a.getAttribute("data-export") || "export.xlsx");
+      document.body.appendChild(link);
+      link.click();
+      document.body.removeChild(link);
+      window.setTimeout(function () { window.URL.revokeObjectURL(url); }, 10000);
+      p.done();
+    }).catch(function () {
+      p.done();
+      window.location.assign(a.href);
+    }).then(function () { a.removeAttribute("aria-busy"); });
+  });
 })();

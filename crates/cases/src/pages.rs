@@ -353,9 +353,9 @@ async fn file(State(ctx): State<Ctx>, lang: Lang, Auth(p): Auth, req: Request) -
     let mut errors = FieldErrors::new();
     if let Some((_, bytes)) = &photo {
         if bytes.len() > crate::attachments::MAX_BYTES {
-            errors.add("photo", "照片不能超过 5 MB");
+            errors.add("photo", lang.t("ux.photo_too_big"));
         } else if crate::attachments::sniff(bytes).is_none() {
-            errors.add("photo", "只能上传 JPEG、PNG 或 WebP 格式的照片");
+            errors.add("photo", lang.t("ux.photo_kind"));
         }
     }
     let body = NewDemandBody {
@@ -611,7 +611,7 @@ async fn demand_page_for(
                         Action::Reopen | Action::Comment | Action::Reject | Action::Merge
                     ),
                 needs_note: a.needs_note(),
-                confirm: matches!(a, Action::Reject | Action::Merge | Action::VerifyFail),
+                confirm: needs_confirmation(a.as_str()),
             });
         }
     }
@@ -783,6 +783,15 @@ struct ActForm {
     into: String,
     #[serde(default)]
     extend_minutes: Option<i64>,
+    /// The "I understand this cannot be undone" checkbox of irreversible steps.
+    #[serde(default)]
+    confirmed: String,
+}
+
+/// Steps that cannot be undone: the page asks for a confirming tick
+/// (works without JavaScript) besides app.js's confirm dialog.
+fn needs_confirmation(action: &str) -> bool {
+    matches!(action, "reject" | "merge" | "verify_fail")
 }
 
 /// Why a step was refused, in words for the page.
@@ -810,6 +819,12 @@ async fn act(
 ) -> Response {
     if let Err(e) = check_csrf(&p, &f.csrf) {
         return e.into_response();
+    }
+    if needs_confirmation(&f.action) && f.confirmed != "1" {
+        let msg = lang.t("ux.confirm_missing").to_string();
+        return demand_page_for(&ctx, &p, lang, &id, Some(msg))
+            .await
+            .unwrap_or_else(IntoResponse::into_response);
     }
     let input = TransitionInput {
         action: f.action,

@@ -383,7 +383,19 @@ async fn render_index(
         title,
         presets: presets(ctx, lang, &d.from, &d.to),
         month: model::month_of(&period).unwrap_or_else(|| d.to[..7].to_string()),
-        tiles: tiles(&d, lang, &q_all),
+        // /work/board is for supervisors only; others get the figure without a dead link.
+        tiles: tiles(
+            &d,
+            lang,
+            &q_all,
+            !p.roots_for(&[
+                kernel::Role::CommunityStaff,
+                kernel::Role::StreetAdmin,
+                kernel::Role::DistrictAdmin,
+                kernel::Role::CityAdmin,
+            ])
+            .is_empty(),
+        ),
         indicators: indicator_tiles(&d, lang),
         wide,
         narrow,
@@ -453,7 +465,7 @@ fn units_title(scope: &Scope, lang: Lang) -> String {
     }
 }
 
-fn tiles(d: &Dashboard, lang: Lang, q: &str) -> Vec<Tile> {
+fn tiles(d: &Dashboard, lang: Lang, q: &str, supervises: bool) -> Vec<Tile> {
     let t = |key: &str| lang.t(key);
     let (cd, cc) = count_delta(d.created, d.previous_created, None);
     let (ld, lc) = count_delta(d.late, d.previous_late, Some(false));
@@ -495,7 +507,11 @@ fn tiles(d: &Dashboard, lang: Lang, q: &str) -> Vec<Tile> {
             ),
             delta: String::new(),
             delta_class: "same",
-            href: "/work/board".into(),
+            href: if supervises {
+                "/work/board".into()
+            } else {
+                String::new()
+            },
         },
     ]
 }

@@ -10,6 +10,7 @@ mod bad_input;
 mod binary;
 mod crash;
 mod bola_props;
+mod confirm_pages;
 mod demands;
 mod flow_pages;
 mod idempotency;
