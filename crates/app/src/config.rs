@@ -46,6 +46,14 @@ pub struct FileConfig {
     pub webhook_max_attempts: Option<i64>,
     pub digest_time: Option<String>,
     pub sse_heartbeat_seconds: Option<u64>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub retention_closed_demand_days: Option<i64>,
+    pub retention_session_days: Option<i64>,
+    pub retention_outbox_days: Option<i64>,
+    pub retention_inbox_days: Option<i64>,
+    pub retention_audit_days: Option<i64>,
+    pub retention_request_days: Option<i64>,
 }
 
 /// The flags every command shares (each also `LIANXIN_*` in the environment).
@@ -97,6 +105,9 @@ pub struct Config {
     /// Minutes since local midnight.
     pub digest_minute: u32,
     pub sse_heartbeat_seconds: u64,
+    pub retention: crate::retention::RetentionPolicy,
+    /// Built-in TLS: PEM certificate chain and private key (both or neither).
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
@@ -129,6 +140,8 @@ impl Config {
             webhook_max_attempts: 6,
             digest_minute: 8 * 60,
             sse_heartbeat_seconds: 15,
+            retention: crate::retention::RetentionPolicy::default(),
+            tls: None,
         }
     }
 
@@ -242,6 +255,29 @@ impl Config {
             }
             self.sse_heartbeat_seconds = v;
         }
+        match (f.tls_cert, f.tls_key) {
+            (Some(cert), Some(key)) => {
+                self.tls = Some((cert, key));
+                // Served over HTTPS: cookies are Secure and HSTS is sent.
+                self.secure_cookies = true;
+            }
+            (None, None) => {}
+            _ => return Err("tls_cert and tls_key go together".into()),
+        }
+        let r = &mut self.retention;
+        for (slot, v) in [
+            (&mut r.closed_demand_days, f.retention_closed_demand_days),
+            (&mut r.session_days, f.retention_session_days),
+            (&mut r.outbox_days, f.retention_outbox_days),
+            (&mut r.inbox_days, f.retention_inbox_days),
+            (&mut r.audit_days, f.retention_audit_days),
+            (&mut r.request_days, f.retention_request_days),
+        ] {
+            if let Some(v) = v {
+                *slot = v;
+            }
+        }
+        self.retention.validate()?;
         if let Some(v) = f.office_hours {
             self.office_hours = kernel::calendar::parse_office_hours(&v)
                 .map_err(|e| format!("office_hours: {e}"))?;
@@ -345,12 +381,41 @@ mod tests {
             "webhook_max_attempts",
             "digest_time",
             "sse_heartbeat_seconds",
+            "tls_cert",
+            "tls_key",
+            "retention_closed_demand_days",
+            "retention_session_days",
+            "retention_outbox_days",
+            "retention_inbox_days",
+            "retention_audit_days",
+            "retention_request_days",
         ] {
             assert!(
                 template.contains(&format!("{key} = ")),
                 "{key} missing from lianxin.toml.example"
             );
         }
+    }
+
+    #[test]
+    fn an_audit_retention_below_184_days_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("lianxin.toml");
+        std::fs::write(&p, "retention_audit_days = 90\n").unwrap();
+        let args = CommonArgs {
+            config: Some(p.clone()),
+            ..Default::default()
+        };
+        let e = Config::load(&args, false).unwrap_err();
+        assert!(e.contains("retention_audit_days"), "{e}");
+        std::fs::write(
+            &p,
+            "retention_audit_days = 400\nretention_session_days = 7\n",
+        )
+        .unwrap();
+        let c = Config::load(&args, false).unwrap();
+        assert_eq!(c.retention.audit_days, 400);
+        assert_eq!(c.retention.session_days, 7);
     }
 
     #[test]
