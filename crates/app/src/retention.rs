@@ -103,6 +103,24 @@ impl RetentionReport {
     }
 }
 
+/// Statements that strip the personal details around the demands that
+/// `ids` (a subquery with `$1`) selects: event notes, attachments, and the
+/// notifications about them (which quote title and description).
+pub fn anonymise_demands_sql(ids: &str) -> Vec<String> {
+    vec![
+        format!("UPDATE demand_events SET note = NULL, detail = NULL WHERE demand_id IN ({ids})"),
+        format!("DELETE FROM attachments WHERE demand_id IN ({ids})"),
+        format!(
+            "UPDATE notify_outbox SET title = '{ANONYMISED}', body = NULL, payload = '{{}}' \
+             WHERE object_type = 'demand' AND object_id IN ({ids})"
+        ),
+        format!(
+            "UPDATE notify_inbox SET title = '{ANONYMISED}', body = NULL \
+             WHERE object_type = 'demand' AND object_id IN ({ids})"
+        ),
+    ]
+}
+
 /// One pass of the retention job; idempotent, safe to run at any time.
 pub async fn run(ctx: &Ctx) -> AppResult<RetentionReport> {
     let p = policy(ctx);
@@ -113,10 +131,7 @@ pub async fn run(ctx: &Ctx) -> AppResult<RetentionReport> {
     let demand_cutoff = now - p.closed_demand_days * DAY_MS;
     let stale = "SELECT id FROM demands WHERE closed_at IS NOT NULL AND closed_at < $1 \
                  AND anonymised_at IS NULL";
-    for sql in [
-        format!("UPDATE demand_events SET note = NULL, detail = NULL WHERE demand_id IN ({stale})"),
-        format!("DELETE FROM attachments WHERE demand_id IN ({stale})"),
-    ] {
+    for sql in anonymise_demands_sql(stale) {
         sqlx::query(&sql)
             .bind(demand_cutoff)
             .execute(&mut *tx)

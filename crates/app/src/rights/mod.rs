@@ -737,12 +737,7 @@ async fn erase(tx: &mut Tx, user_id: &str, now: i64) -> AppResult<u64> {
         .execute(&mut **tx)
         .await?;
     let theirs = "SELECT id FROM demands WHERE reporter_user_id = $1 OR created_by = $1";
-    for sql in [
-        format!(
-            "UPDATE demand_events SET note = NULL, detail = NULL WHERE demand_id IN ({theirs})"
-        ),
-        format!("DELETE FROM attachments WHERE demand_id IN ({theirs})"),
-    ] {
+    for sql in crate::retention::anonymise_demands_sql(theirs) {
         sqlx::query(&sql).bind(user_id).execute(&mut **tx).await?;
     }
     let detached = sqlx::query(
