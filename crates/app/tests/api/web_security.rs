@@ -343,7 +343,7 @@ async fn the_built_in_tls_serves_https_with_hsts() {
     };
     let mut config = app::config::Config::load(&args, true).unwrap();
     assert!(config.secure_cookies);
-    let (database_url, _dir, _file, _drop) = fresh_database().await;
+    let (database_url, _dir, _file, pg_drop) = fresh_database().await;
     config.database_url = database_url;
     let db = app::open_database(&config.database_url).await.unwrap();
     let ctx = app::context(
@@ -398,4 +398,12 @@ async fn the_built_in_tls_serves_https_with_hsts() {
         .unwrap_err()
         .contains("tls_key"));
     running.handle.abort();
+    running.ctx.db.close().await;
+    if let Some((admin, name)) = pg_drop {
+        let db = kernel::Db::connect(&admin).await.unwrap();
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(db.reader())
+            .await;
+        db.close().await;
+    }
 }
