@@ -60,6 +60,14 @@ pub struct AuthFileConfig {
     pub password_max_age_days: Option<i64>,
     pub require_totp_for_staff: Option<bool>,
     pub privileged_idle_minutes: Option<i64>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub retention_closed_demand_days: Option<i64>,
+    pub retention_session_days: Option<i64>,
+    pub retention_outbox_days: Option<i64>,
+    pub retention_inbox_days: Option<i64>,
+    pub retention_audit_days: Option<i64>,
+    pub retention_request_days: Option<i64>,
 }
 
 /// The flags every command shares (each also `LIANXIN_*` in the environment).
@@ -123,6 +131,9 @@ pub struct Config {
     pub require_totp_for_staff: bool,
     /// `auth.privileged_idle_minutes`: idle limit for the separated roles.
     pub privileged_idle_minutes: i64,
+    pub retention: crate::retention::RetentionPolicy,
+    /// Built-in TLS: PEM certificate chain and private key (both or neither).
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
@@ -162,6 +173,8 @@ impl Config {
             password_max_age_days: 90,
             require_totp_for_staff: true,
             privileged_idle_minutes: 15,
+            retention: crate::retention::RetentionPolicy::default(),
+            tls: None,
         }
     }
 
@@ -294,6 +307,7 @@ impl Config {
         if let Some(v) = f.field_cipher {
             self.field_cipher = kernel::crypto::Algorithm::parse(&v)
                 .ok_or("field_cipher: \"aes-256-gcm\" or \"sm4-gcm\"")?;
+        }
         if let Some(a) = f.auth {
             if let Some(v) = a.password_max_age_days {
                 if !(0..=3650).contains(&v) {
@@ -311,6 +325,29 @@ impl Config {
                 self.privileged_idle_minutes = v;
             }
         }
+        match (f.tls_cert, f.tls_key) {
+            (Some(cert), Some(key)) => {
+                self.tls = Some((cert, key));
+                // Served over HTTPS: cookies are Secure and HSTS is sent.
+                self.secure_cookies = true;
+            }
+            (None, None) => {}
+            _ => return Err("tls_cert and tls_key go together".into()),
+        }
+        let r = &mut self.retention;
+        for (slot, v) in [
+            (&mut r.closed_demand_days, f.retention_closed_demand_days),
+            (&mut r.session_days, f.retention_session_days),
+            (&mut r.outbox_days, f.retention_outbox_days),
+            (&mut r.inbox_days, f.retention_inbox_days),
+            (&mut r.audit_days, f.retention_audit_days),
+            (&mut r.request_days, f.retention_request_days),
+        ] {
+            if let Some(v) = v {
+                *slot = v;
+            }
+        }
+        self.retention.validate()?;
         if let Some(v) = f.office_hours {
             self.office_hours = kernel::calendar::parse_office_hours(&v)
                 .map_err(|e| format!("office_hours: {e}"))?;
@@ -435,12 +472,41 @@ mod tests {
             "password_max_age_days",
             "require_totp_for_staff",
             "privileged_idle_minutes",
+            "tls_cert",
+            "tls_key",
+            "retention_closed_demand_days",
+            "retention_session_days",
+            "retention_outbox_days",
+            "retention_inbox_days",
+            "retention_audit_days",
+            "retention_request_days",
         ] {
             assert!(
                 template.contains(&format!("{key} = ")),
                 "{key} missing from lianxin.toml.example"
             );
         }
+    }
+
+    #[test]
+    fn an_audit_retention_below_184_days_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("lianxin.toml");
+        std::fs::write(&p, "retention_audit_days = 90\n").unwrap();
+        let args = CommonArgs {
+            config: Some(p.clone()),
+            ..Default::default()
+        };
+        let e = Config::load(&args, false).unwrap_err();
+        assert!(e.contains("retention_audit_days"), "{e}");
+        std::fs::write(
+            &p,
+            "retention_audit_days = 400\nretention_session_days = 7\n",
+        )
+        .unwrap();
+        let c = Config::load(&args, false).unwrap();
+        assert_eq!(c.retention.audit_days, 400);
+        assert_eq!(c.retention.session_days, 7);
     }
 
     #[test]

@@ -6,6 +6,9 @@ pub mod demo;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
+pub mod personal_data;
+pub mod retention;
+pub mod rights;
 pub mod web;
 
 use config::Config;
@@ -39,6 +42,7 @@ pub const SQLITE_MIGRATIONS: &[Migration] = migrations!("sqlite":
     11 => "0011_notify",
     30 => "0030_idempotency",
     40 => "0040_auth_controls",
+    50 => "0050_privacy_requests",
 );
 
 pub const POSTGRES_MIGRATIONS: &[Migration] = migrations!("postgres":
@@ -53,6 +57,7 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = migrations!("postgres":
     11 => "0011_notify",
     30 => "0030_idempotency",
     40 => "0040_auth_controls",
+    50 => "0050_privacy_requests",
 );
 
 pub fn migrations_for(db: &Db) -> &'static [Migration] {
@@ -109,7 +114,7 @@ fn demo_key(database_url: &str) -> Result<String, String> {
 
 pub fn context(db: Db, cipher: FieldCipher, clock: SharedClock, config: &Config) -> Ctx {
     register_modules();
-    Ctx {
+    let ctx = Ctx {
         db,
         cipher,
         clock,
@@ -122,7 +127,10 @@ pub fn context(db: Db, cipher: FieldCipher, clock: SharedClock, config: &Config)
             config.intake_rate_per_minute,
         )),
         extensions: Default::default(),
-    }
+    };
+    let policy = config.retention.clone();
+    ctx.extensions.get_or_init(move || policy);
+    ctx
 }
 
 /// What modules lend each other at start-up (notify's follow checks and
@@ -178,6 +186,7 @@ pub async fn start(ctx: Ctx, addr: &str, max_body_bytes: usize) -> AppResult<Run
 pub fn spawn_jobs(ctx: Ctx) -> tokio::task::JoinHandle<()> {
     notify::worker::spawn(ctx.clone());
     spawn_idempotency_purge(ctx.clone());
+    spawn_retention(ctx.clone());
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
@@ -230,6 +239,113 @@ fn spawn_idempotency_purge(ctx: Ctx) {
             }
         }
     });
+}
+
+/// The retention job (crate::retention): once shortly after start, then
+/// every six hours (each pass is idempotent and does only what is due).
+fn spawn_retention(ctx: Ctx) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(6 * 3600));
+        loop {
+            tick.tick().await;
+            match retention::run(&ctx).await {
+                Ok(r) if !r.is_empty() => tracing::info!(?r, "retention"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "retention failed"),
+            }
+        }
+    });
+}
+
+/// The server's TLS settings from PEM files (a certificate chain and its
+/// private key), TLS 1.2 and 1.3 with rustls' safe defaults.
+pub fn tls_config(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<rustls::ServerConfig, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(cert)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("tls_cert {}: {e}", cert.display()))?;
+    if certs.is_empty() {
+        return Err(format!("tls_cert {}: no certificate", cert.display()));
+    }
+    let key =
+        PrivateKeyDer::from_pem_file(key).map_err(|e| format!("tls_key {}: {e}", key.display()))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| format!("tls_cert/tls_key: {e}"))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// Like [`start`], but speaking HTTPS with `tls` (see [`tls_config`]).
+/// Each connection is handshaked and served on a task of its own, so a slow
+/// or failed handshake holds up no one else.
+pub async fn start_tls(
+    ctx: Ctx,
+    addr: &str,
+    max_body_bytes: usize,
+    tls: rustls::ServerConfig,
+) -> AppResult<Running> {
+    cases::catalogue::refresh_calendar(&ctx).await?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| AppError::internal(format!("bind {addr}: {e}")))?;
+    let local = listener.local_addr().map_err(AppError::internal)?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    let router = web::router(ctx.clone(), max_body_bytes);
+    let handle = tokio::spawn(async move {
+        loop {
+            let (tcp, peer) = match listener.accept().await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let acceptor = acceptor.clone();
+            // Handlers read the peer address as axum's ConnectInfo.
+            let app = router
+                .clone()
+                .layer(axum::Extension(axum::extract::ConnectInfo(peer)));
+            tokio::spawn(async move {
+                let stream = match tokio::time::timeout(
+                    std::time::Duration::from_secs(10),
+                    acceptor.accept(tcp),
+                )
+                .await
+                {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, %peer, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+                let service = hyper_util::service::TowerToHyperService::new(app);
+                if let Err(e) = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .with_upgrades()
+                    .await
+                {
+                    tracing::debug!(error = %e, %peer, "connection ended");
+                }
+            });
+        }
+    });
+    Ok(Running {
+        addr: local,
+        ctx,
+        handle,
+    })
 }
 
 async fn shutdown_signal() {

@@ -420,11 +420,26 @@ async fn serve(args: CommonArgs, demo: bool) -> Result<(), String> {
     if let Some(schedule) = config.backup_schedule() {
         app::spawn_backups(ctx.clone(), config.database_url.clone(), schedule);
     }
-    let running = app::start(ctx, &config.addr, config.max_body_bytes)
-        .await
-        .map_err(|e| e.to_string())?;
+    let (running, scheme) = match &config.tls {
+        Some((cert, key)) => {
+            let tls = app::tls_config(cert, key)?;
+            let r = app::start_tls(ctx, &config.addr, config.max_body_bytes, tls)
+                .await
+                .map_err(|e| e.to_string())?;
+            (r, "https")
+        }
+        None => {
+            let r = app::start(ctx, &config.addr, config.max_body_bytes)
+                .await
+                .map_err(|e| e.to_string())?;
+            (r, "http")
+        }
+    };
     println!();
-    println!("连心 Lianxin 已启动 / is running: http://{}", running.addr);
+    println!(
+        "连心 Lianxin 已启动 / is running: {scheme}://{}",
+        running.addr
+    );
     println!("数据库 / database: {}", redact_url(&config.database_url));
     if demo {
         println!();
@@ -437,7 +452,7 @@ async fn serve(args: CommonArgs, demo: bool) -> Result<(), String> {
             println!("  {login:<14} {name} — {what}");
         }
         println!();
-        println!("居民请访问 / residents: http://{}/login", running.addr);
+        println!("居民请访问 / residents: {scheme}://{}/login", running.addr);
     }
     running.handle.await.map_err(|e| e.to_string())?;
     Ok(())

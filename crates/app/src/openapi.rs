@@ -188,6 +188,14 @@ use utoipa::{Modify, OpenApi};
         notify::api::test_webhook,
         notify::api::dead_letters,
         notify::api::retry_dead,
+        // PIPL rights
+        crate::rights::api::my_data,
+        crate::rights::api::my_data_json,
+        crate::rights::api::my_data_xlsx,
+        crate::rights::api::correction,
+        crate::rights::api::deletion,
+        crate::rights::api::list_requests,
+        crate::rights::api::decision,
     ),
     components(schemas(kernel::openapi::ErrorBody)),
     modifiers(&Common),
@@ -200,6 +208,7 @@ use utoipa::{Modify, OpenApi};
         (name = "party", description = "党建: organisations, members, 双报到, red butlers, activities, volunteer service, statistics"),
         (name = "notify", description = "通知: the inbox, the live stream (SSE), subscriptions, webhooks to 企业微信/钉钉 robots and generic endpoints, dead letters"),
         (name = "demands", description = "诉求: categories, filing, the workflow, rating, photos"),
+        (name = "rights", description = "个人信息权利: a resident sees, exports (JSON, xlsx), corrects and asks to delete their data; staff process the requests"),
         (name = "insight", description = "评价与报表: indicators, dashboards, league tables and weights, the monthly report"),
     ),
 )]

@@ -165,6 +165,43 @@ mod tests {
             let _ = IdCardNumber::parse(&s);
         }
 
+        /// A valid mobile number parses the same in every spelling people
+        /// type, and its masked form hides the middle four digits.
+        #[test]
+        fn phone_spellings_agree(second in 3u8..=9, rest in "[0-9]{9}") {
+            let digits = format!("1{second}{rest}");
+            let canonical = PhoneNumber::parse(&digits).unwrap();
+            for spelled in [
+                format!("+86{digits}"),
+                format!("0086 {digits}"),
+                format!("{} {} {}", &digits[..3], &digits[3..7], &digits[7..]),
+                format!("{}-{}-{}", &digits[..3], &digits[3..7], &digits[7..]),
+            ] {
+                prop_assert_eq!(PhoneNumber::parse(&spelled).unwrap(), canonical.clone());
+            }
+            let masked = canonical.masked();
+            prop_assert!(!masked.contains(&digits[3..7]) || digits[3..7] == digits[7..]);
+            prop_assert_eq!(masked.len(), 11);
+        }
+
+        /// Parsing is idempotent and case-insensitive for the X check char;
+        /// any one-character change of a valid number is caught.
+        #[test]
+        fn id_cards_parse_once_and_catch_single_typos(
+            region in 11u32..=65, y in 1950u32..2010, m in 1u32..=12,
+            d in 1u32..=28, seq in 0u32..1000, pos in 0usize..17, delta in 1u32..10,
+        ) {
+            let body = format!("{region}0102{y:04}{m:02}{d:02}{seq:03}");
+            let check = check_char(body.as_bytes()) as char;
+            let id = format!("{body}{check}");
+            let parsed = IdCardNumber::parse(&id.to_ascii_lowercase()).unwrap();
+            prop_assert_eq!(parsed.as_str(), id.as_str());
+            prop_assert_eq!(IdCardNumber::parse(parsed.as_str()).unwrap(), parsed.clone());
+            let mut typo: Vec<u8> = id.clone().into_bytes();
+            typo[pos] = b'0' + ((typo[pos] - b'0') as u32 + delta) as u8 % 10;
+            prop_assert!(IdCardNumber::parse(std::str::from_utf8(&typo).unwrap()).is_err());
+        }
+
         /// Every well-formed body gets exactly one accepted check character.
         #[test]
         fn exactly_one_check_char(region in 11u32..=65, y in 1950u32..2010, m in 1u32..=12,

@@ -426,4 +426,43 @@ mod tests {
             .message
             .contains("表头"));
     }
+
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(48))]
+
+            /// Arbitrary bytes are refused with a message, never a panic.
+            #[test]
+            fn any_bytes_are_refused_or_parsed(raw in proptest::collection::vec(any::<u8>(), 0..400)) {
+                if let Err(errors) = parse_workbook(&raw) {
+                    prop_assert!(!errors.is_empty());
+                }
+            }
+
+            /// Any cell text: each row either parses or is reported with its
+            /// line number, and nothing is half accepted.
+            #[test]
+            fn any_cells_give_rows_or_row_errors(
+                cells in proptest::collection::vec(proptest::collection::vec("\\PC{0,24}", 8), 1..6)
+            ) {
+                let rows: Vec<[&str; 8]> = cells
+                    .iter()
+                    .map(|r| std::array::from_fn(|i| r[i].as_str()))
+                    .collect();
+                match parse_workbook(&template_workbook(&rows)) {
+                    Ok(parsed) => prop_assert_eq!(parsed.len(), rows.len()),
+                    Err(errors) => {
+                        prop_assert!(!errors.is_empty());
+                        for e in errors {
+                            prop_assert!(e.row <= rows.len() + 1, "row {}", e.row);
+                            prop_assert!(!e.message.is_empty());
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
