@@ -9,13 +9,41 @@
 //! SQLite gets one writer connection (writes are serialised in-process, so no
 //! transaction ever meets SQLITE_BUSY from a sibling) and several readers in
 //! WAL mode; `synchronous=FULL` so an acknowledged write survives a crash.
+//!
+//! **Group commit (SQLite).** An fsync per transaction would cap the whole
+//! server at the disk's flush rate, so the writer connection keeps one outer
+//! transaction (a *batch*) open across many logical transactions. Each
+//! [`Tx`] is a SAVEPOINT inside the batch: its rollback rolls back to the
+//! savepoint, its commit releases the savepoint and then waits until the batch
+//! itself is committed — by whichever member finishes while no one else is
+//! queued for the writer (or once the batch is [`MAX_BATCH_MEMBERS`] large or
+//! [`MAX_BATCH_AGE`] old). `commit` returns `Ok` only after that fsync'd COMMIT;
+//! an error that aborts the batch fails every member in it, none of which was
+//! acknowledged. Work that touches the writer connection runs in spawned
+//! tasks, so a caller cancelled half-way (a client hanging up) never leaves
+//! the batch in a state the next holder cannot repair. PostgreSQL keeps plain
+//! transactions (its own group commit lives in the server).
 
 use crate::error::{AppError, AppResult};
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Executor, Row};
-use std::time::Duration;
+use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{watch, Mutex, OwnedMutexGuard};
 
-pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+/// A batch is committed at the latest when it holds this many members...
+pub const MAX_BATCH_MEMBERS: usize = 256;
+/// ...or when its first statement is this old, even if others still queue.
+pub const MAX_BATCH_AGE: Duration = Duration::from_millis(8);
+/// A member that has waited this long for its batch commits it itself (the
+/// holder that should have done so was cancelled or is stuck elsewhere).
+const SELF_FLUSH_AFTER: Duration = Duration::from_millis(100);
+/// How long `begin` waits for the writer before giving up (as the pool did).
+const WRITER_WAIT: Duration = Duration::from_secs(30);
+const SAVEPOINT: &str = "SAVEPOINT lianxin_tx";
+const RELEASE: &str = "RELEASE SAVEPOINT lianxin_tx";
+const ROLLBACK_TO: &str = "ROLLBACK TO SAVEPOINT lianxin_tx";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -28,6 +56,8 @@ pub struct Db {
     read: AnyPool,
     write: AnyPool,
     backend: Backend,
+    /// SQLite: the group-committing writer every [`Tx`] runs on.
+    group: Option<Arc<Group>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -35,6 +65,381 @@ impl std::fmt::Debug for Db {
         f.debug_struct("Db")
             .field("backend", &self.backend)
             .finish()
+    }
+}
+
+/// A write transaction. On PostgreSQL a plain transaction; on SQLite a
+/// savepoint in the current group-commit batch (see the module docs).
+/// `&mut *tx` (or `&mut **tx` through a `&mut Tx`) is the connection to run
+/// statements on; dropping it without `commit` rolls it back.
+pub struct Tx {
+    inner: TxInner,
+}
+
+enum TxInner {
+    /// `None` once committed or rolled back.
+    Plain(Option<sqlx::Transaction<'static, sqlx::Any>>),
+    Grouped {
+        /// `None` once committed or rolled back.
+        writer: Option<OwnedMutexGuard<Writer>>,
+        group: Arc<Group>,
+    },
+}
+
+impl std::ops::Deref for Tx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        match &self.inner {
+            TxInner::Plain(t) => t.as_ref().expect("live transaction"),
+            TxInner::Grouped { writer, .. } => writer
+                .as_ref()
+                .and_then(|w| w.conn.as_ref())
+                .expect("a live transaction holds the open writer"),
+        }
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        match &mut self.inner {
+            TxInner::Plain(t) => t.as_mut().expect("live transaction"),
+            TxInner::Grouped { writer, .. } => writer
+                .as_mut()
+                .and_then(|w| w.conn.as_mut())
+                .expect("a live transaction holds the open writer"),
+        }
+    }
+}
+
+impl Tx {
+    /// Makes the transaction's writes durable; on SQLite returns once the
+    /// batch holding them is committed (fsync'd), or fails with the batch.
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        match &mut self.inner {
+            TxInner::Plain(t) => t.take().expect("live transaction").commit().await,
+            TxInner::Grouped { writer, group } => {
+                let mut w = writer.take().expect("live transaction");
+                let group = group.clone();
+                let g = group.clone();
+                let joined = tokio::spawn(async move {
+                    let released = w.release_member().await;
+                    if w.due(g.waiting.load(Ordering::SeqCst)) {
+                        w.flush().await;
+                    }
+                    released
+                })
+                .await
+                .map_err(join_error)?;
+                let (generation, outcome) = joined?;
+                group.await_batch(generation, outcome).await
+            }
+        }
+    }
+
+    /// Undoes the transaction's writes.
+    pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
+        match &mut self.inner {
+            TxInner::Plain(t) => t.take().expect("live transaction").rollback().await,
+            TxInner::Grouped { writer, group } => {
+                let w = writer.take().expect("live transaction");
+                let g = group.clone();
+                tokio::spawn(async move { Group::end_member_rolled_back(w, &g).await })
+                    .await
+                    .map_err(join_error)?
+            }
+        }
+    }
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        // Plain transactions roll themselves back (sqlx queues it).
+        if let TxInner::Grouped { writer, group } = &mut self.inner {
+            if let Some(w) = writer.take() {
+                let g = group.clone();
+                match tokio::runtime::Handle::try_current() {
+                    Ok(rt) => {
+                        rt.spawn(async move {
+                            let _ = Group::end_member_rolled_back(w, &g).await;
+                        });
+                    }
+                    // No runtime: leave the savepoint marked open; the next
+                    // holder of the writer rolls it back first.
+                    Err(_) => drop(w),
+                }
+            }
+        }
+    }
+}
+
+fn join_error(e: tokio::task::JoinError) -> sqlx::Error {
+    sqlx::Error::Io(std::io::Error::other(format!("writer task failed: {e}")))
+}
+
+fn batch_error(why: &str) -> sqlx::Error {
+    sqlx::Error::Io(std::io::Error::other(format!(
+        "group commit failed, nothing in the batch was written: {why}"
+    )))
+}
+
+/// What a batch's members learn: `None` while it is open.
+type Outcome = Option<Result<(), Arc<str>>>;
+
+/// The SQLite writer shared by every clone of a [`Db`].
+struct Group {
+    writer: Arc<Mutex<Writer>>,
+    /// Tasks queued for the writer: while any are, a finishing member leaves
+    /// the batch open for them instead of committing it.
+    waiting: AtomicUsize,
+}
+
+struct Writer {
+    /// `None` after [`Db::close`].
+    conn: Option<AnyConnection>,
+    /// A member's savepoint is open. Seen by a new holder, it is the leftover
+    /// of a member dropped where it could not clean up; it is rolled back.
+    savepoint_open: bool,
+    batch: Option<Batch>,
+    next_generation: u64,
+    /// [`MAX_BATCH_AGE`]; the tests lengthen it to make batching deterministic.
+    max_age: Duration,
+}
+
+struct Batch {
+    generation: u64,
+    members: usize,
+    opened: Instant,
+    outcome: watch::Sender<Outcome>,
+}
+
+/// Counts a task as queued for the writer until dropped.
+struct Queued<'a>(&'a AtomicUsize);
+
+impl<'a> Queued<'a> {
+    fn enter(n: &'a AtomicUsize) -> Queued<'a> {
+        n.fetch_add(1, Ordering::SeqCst);
+        Queued(n)
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Group {
+    fn new(conn: AnyConnection) -> Group {
+        Group {
+            writer: Arc::new(Mutex::new(Writer {
+                conn: Some(conn),
+                savepoint_open: false,
+                batch: None,
+                next_generation: 0,
+                max_age: MAX_BATCH_AGE,
+            })),
+            waiting: AtomicUsize::new(0),
+        }
+    }
+
+    /// Queues for the writer (counted in `waiting`) and repairs what a
+    /// cancelled predecessor may have left.
+    async fn acquire(self: &Arc<Group>) -> Result<OwnedMutexGuard<Writer>, sqlx::Error> {
+        let mut w = {
+            let _queued = Queued::enter(&self.waiting);
+            tokio::time::timeout(WRITER_WAIT, self.writer.clone().lock_owned())
+                .await
+                .map_err(|_| sqlx::Error::PoolTimedOut)?
+        };
+        if w.savepoint_open {
+            let _ = w.rollback_member().await;
+        }
+        Ok(w)
+    }
+
+    async fn begin(self: &Arc<Group>) -> Result<Tx, sqlx::Error> {
+        let g = self.clone();
+        let w = tokio::spawn(async move {
+            let mut w = g.acquire().await?;
+            match w.open_member().await {
+                Ok(()) => Ok(w),
+                Err(e) => {
+                    if w.due(g.waiting.load(Ordering::SeqCst)) {
+                        w.flush().await;
+                    }
+                    Err(e)
+                }
+            }
+        })
+        .await
+        .map_err(join_error)??;
+        Ok(Tx {
+            inner: TxInner::Grouped {
+                writer: Some(w),
+                group: self.clone(),
+            },
+        })
+    }
+
+    async fn end_member_rolled_back(
+        mut w: OwnedMutexGuard<Writer>,
+        g: &Arc<Group>,
+    ) -> Result<(), sqlx::Error> {
+        let r = w.rollback_member().await;
+        if w.due(g.waiting.load(Ordering::SeqCst)) {
+            w.flush().await;
+        }
+        r
+    }
+
+    /// Waits for the batch a member released into; commits it itself if no
+    /// one has after [`SELF_FLUSH_AFTER`].
+    async fn await_batch(
+        self: &Arc<Group>,
+        generation: u64,
+        mut outcome: watch::Receiver<Outcome>,
+    ) -> Result<(), sqlx::Error> {
+        loop {
+            if let Some(done) = outcome.borrow_and_update().clone() {
+                return done.map_err(|why| batch_error(&why));
+            }
+            match tokio::time::timeout(SELF_FLUSH_AFTER, outcome.changed()).await {
+                Ok(Ok(())) => continue,
+                Ok(Err(_)) => {
+                    if let Some(done) = outcome.borrow().clone() {
+                        return done.map_err(|why| batch_error(&why));
+                    }
+                    return Err(batch_error("the writer went away"));
+                }
+                Err(_) => {
+                    let g = self.clone();
+                    tokio::spawn(async move {
+                        let mut w = g.acquire().await?;
+                        if w.batch.as_ref().map(|b| b.generation) == Some(generation) {
+                            w.flush().await;
+                        }
+                        Ok::<(), sqlx::Error>(())
+                    })
+                    .await
+                    .map_err(join_error)??;
+                }
+            }
+        }
+    }
+
+    async fn close(&self) {
+        let mut w = self.writer.lock().await;
+        if w.savepoint_open {
+            let _ = w.rollback_member().await;
+        }
+        w.flush().await;
+        if let Some(conn) = w.conn.take() {
+            let _ = conn.close().await;
+        }
+    }
+}
+
+impl Writer {
+    fn conn(&mut self) -> Result<&mut AnyConnection, sqlx::Error> {
+        self.conn.as_mut().ok_or(sqlx::Error::PoolClosed)
+    }
+
+    /// Opens the batch if none is, then the member's savepoint.
+    async fn open_member(&mut self) -> Result<(), sqlx::Error> {
+        if self.batch.is_none() {
+            // IMMEDIATE: take the file's write lock now, so a batch never
+            // meets SQLITE_BUSY half-way (another process, or `Db::writer`).
+            self.conn()?.execute("BEGIN IMMEDIATE").await?;
+            self.batch = Some(Batch {
+                generation: self.next_generation,
+                members: 0,
+                opened: Instant::now(),
+                outcome: watch::channel(None).0,
+            });
+            self.next_generation += 1;
+        }
+        if let Err(e) = self.conn()?.execute(SAVEPOINT).await {
+            self.abort_batch(&e.to_string()).await;
+            return Err(e);
+        }
+        self.savepoint_open = true;
+        Ok(())
+    }
+
+    /// Folds the member's savepoint into the batch; the batch's generation
+    /// and where its outcome will be told.
+    async fn release_member(&mut self) -> Result<(u64, watch::Receiver<Outcome>), sqlx::Error> {
+        let released = self.conn()?.execute(RELEASE).await;
+        self.savepoint_open = false;
+        if let Err(e) = released {
+            // The savepoint is gone: the batch was aborted under it.
+            self.abort_batch(&e.to_string()).await;
+            return Err(e);
+        }
+        match self.batch.as_mut() {
+            Some(b) => {
+                b.members += 1;
+                Ok((b.generation, b.outcome.subscribe()))
+            }
+            None => Err(batch_error("no batch open")),
+        }
+    }
+
+    async fn rollback_member(&mut self) -> Result<(), sqlx::Error> {
+        self.savepoint_open = false;
+        let mut undo = self.conn()?.execute(ROLLBACK_TO).await.map(|_| ());
+        if undo.is_ok() {
+            undo = self.conn()?.execute(RELEASE).await.map(|_| ());
+        }
+        if let Err(e) = &undo {
+            self.abort_batch(&e.to_string()).await;
+        }
+        undo
+    }
+
+    /// Should the holder commit the batch now, as it lets go of the writer?
+    fn due(&self, waiting: usize) -> bool {
+        match &self.batch {
+            None => false,
+            Some(b) => {
+                waiting == 0
+                    || b.members >= MAX_BATCH_MEMBERS
+                    || b.opened.elapsed() >= self.max_age
+            }
+        }
+    }
+
+    /// Commits the open batch (if any) and tells its members.
+    async fn flush(&mut self) {
+        let Some(b) = self.batch.take() else { return };
+        let Some(conn) = self.conn.as_mut() else {
+            b.outcome.send_replace(Some(Err("the database is closed".into())));
+            return;
+        };
+        // Nothing released into it: undo (no fsync) instead of committing.
+        let end = if b.members == 0 { "ROLLBACK" } else { "COMMIT" };
+        match conn.execute(end).await {
+            Ok(_) => {
+                b.outcome.send_replace(Some(Ok(())));
+            }
+            Err(e) => {
+                let _ = conn.execute("ROLLBACK").await;
+                b.outcome.send_replace(Some(Err(e.to_string().into())));
+            }
+        }
+    }
+
+    /// The batch cannot commit: undo it and fail every member.
+    async fn abort_batch(&mut self, why: &str) {
+        self.savepoint_open = false;
+        if let Some(conn) = self.conn.as_mut() {
+            // Fails harmlessly when SQLite already rolled it back.
+            let _ = conn.execute("ROLLBACK").await;
+        }
+        if let Some(b) = self.batch.take() {
+            tracing::error!(members = b.members, "group commit batch aborted: {why}");
+            b.outcome.send_replace(Some(Err(why.into())));
+        }
     }
 }
 
@@ -65,9 +470,20 @@ impl Db {
                     Ok(())
                 })
             }
+            // The group-committing writer every transaction runs on.
+            let mut conn = AnyConnection::connect(&url)
+                .await
+                .map_err(|e| AppError::internal(format!("open sqlite {url}: {e}")))?;
+            conn.execute(
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
+                 PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
+            )
+            .await
+            .map_err(|e| AppError::internal(format!("open sqlite {url}: {e}")))?;
+            // A second writer for single statements outside a transaction
+            // (`Db::writer`): it bypasses the batch and waits on the file lock.
             let write = AnyPoolOptions::new()
                 .max_connections(1)
-                .min_connections(1)
                 .acquire_timeout(Duration::from_secs(30))
                 .after_connect(pragmas)
                 .connect(&url)
@@ -84,6 +500,7 @@ impl Db {
                 read,
                 write,
                 backend: Backend::Sqlite,
+                group: Some(Arc::new(Group::new(conn))),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = AnyPoolOptions::new()
@@ -96,6 +513,7 @@ impl Db {
                 read: pool.clone(),
                 write: pool,
                 backend: Backend::Postgres,
+                group: None,
             })
         } else {
             Err(AppError::internal(
@@ -113,17 +531,27 @@ impl Db {
         &self.read
     }
 
-    /// The pool for a single write outside a transaction.
+    /// The pool for a single write outside a transaction. On SQLite this is
+    /// a second connection that bypasses group commit and waits for the
+    /// file's write lock; prefer [`Db::begin`] on any hot path.
     pub fn writer(&self) -> &AnyPool {
         &self.write
     }
 
-    /// A write transaction (on SQLite, on the single writer connection).
+    /// A write transaction (on SQLite, a savepoint in the writer's batch).
     pub async fn begin(&self) -> AppResult<Tx> {
-        Ok(self.write.begin().await?)
+        match &self.group {
+            Some(g) => Ok(g.begin().await?),
+            None => Ok(Tx {
+                inner: TxInner::Plain(Some(self.write.begin().await?)),
+            }),
+        }
     }
 
     pub async fn close(&self) {
+        if let Some(g) = &self.group {
+            g.close().await;
+        }
         self.write.close().await;
         self.read.close().await;
     }
@@ -233,6 +661,143 @@ pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A fresh SQLite Db with a table `t(v TEXT PRIMARY KEY)`; batches never
+    /// age out, so only the queue decides when they commit.
+    async fn grouped_db() -> (Db, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("g.db").display());
+        let db = Db::connect(&url).await.unwrap();
+        db.group.as_ref().unwrap().writer.lock().await.max_age = Duration::from_secs(3600);
+        let mut tx = db.begin().await.unwrap();
+        sqlx::query("CREATE TABLE t (v TEXT PRIMARY KEY)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        (db, dir)
+    }
+
+    async fn insert(tx: &mut Tx, v: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO t (v) VALUES ($1)")
+            .bind(v)
+            .execute(&mut **tx)
+            .await
+            .map(|_| ())
+    }
+
+    /// What a separate connection (another process, say) sees as committed.
+    async fn committed(db: &Db) -> Vec<String> {
+        sqlx::query("SELECT v FROM t ORDER BY v")
+            .fetch_all(db.reader())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<String, _>(0))
+            .collect()
+    }
+
+    async fn until_queued(db: &Db, n: usize) {
+        let g = db.group.as_ref().unwrap();
+        for _ in 0..2000 {
+            if g.waiting.load(Ordering::SeqCst) >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        panic!("{n} tasks never queued for the writer");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_commit_returns_once_its_batch_is_durable() {
+        let (db, _dir) = grouped_db().await;
+        let mut first = db.begin().await.unwrap();
+        insert(&mut first, "a").await.unwrap();
+        // Queue nine more behind the first, so the batch stays open as
+        // members release into it; whoever is last commits it for all.
+        let mut tasks = Vec::new();
+        for i in 0..9 {
+            let db = db.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut tx = db.begin().await.expect("begin");
+                insert(&mut tx, &format!("b{i}")).await?;
+                tx.commit().await?;
+                // Acknowledged: a separate connection must see it now.
+                Ok::<_, sqlx::Error>(committed(&db).await.contains(&format!("b{i}")))
+            }));
+        }
+        until_queued(&db, 9).await;
+        first.commit().await.unwrap();
+        assert!(committed(&db).await.contains(&"a".to_string()));
+        for t in tasks {
+            assert!(t.await.unwrap().unwrap(), "acknowledged but not visible");
+        }
+        assert_eq!(committed(&db).await.len(), 10);
+        // The nine queued members rode along with the first: fewer than ten
+        // fsync'd commits (each batch takes one generation).
+        let batches = db.group.as_ref().unwrap().writer.lock().await.next_generation;
+        assert!(batches < 10, "{batches} batches for 10 transactions");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rollback_and_drop_undo_only_their_own_member() {
+        let (db, _dir) = grouped_db().await;
+        let mut keep = db.begin().await.unwrap();
+        insert(&mut keep, "keep").await.unwrap();
+        let (d1, d2, d3) = (db.clone(), db.clone(), db.clone());
+        let undone = tokio::spawn(async move {
+            let mut tx = d1.begin().await.unwrap();
+            insert(&mut tx, "rolled-back").await.unwrap();
+            tx.rollback().await.unwrap();
+        });
+        let dropped = tokio::spawn(async move {
+            let mut tx = d2.begin().await.unwrap();
+            insert(&mut tx, "dropped").await.unwrap();
+            drop(tx);
+        });
+        let failed = tokio::spawn(async move {
+            let mut tx = d3.begin().await.unwrap();
+            insert(&mut tx, "partial").await.unwrap();
+            // A constraint error aborts the statement, not the batch.
+            assert!(insert(&mut tx, "keep").await.is_err());
+            tx.commit().await.unwrap();
+        });
+        until_queued(&db, 3).await;
+        keep.commit().await.unwrap();
+        undone.await.unwrap();
+        dropped.await.unwrap();
+        failed.await.unwrap();
+        // The dropped member's cleanup runs in the background; a new
+        // transaction queues behind it.
+        let tx = db.begin().await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(committed(&db).await, vec!["keep", "partial"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_aborted_batch_fails_every_member() {
+        let (db, _dir) = grouped_db().await;
+        let mut first = db.begin().await.unwrap();
+        insert(&mut first, "first").await.unwrap();
+        let d = db.clone();
+        let breaker = tokio::spawn(async move {
+            let mut tx = d.begin().await.unwrap();
+            insert(&mut tx, "second").await.unwrap();
+            // Ends the outer transaction under everyone (as a disk error would).
+            (&mut *tx).execute("ROLLBACK").await.unwrap();
+            tx.commit().await
+        });
+        until_queued(&db, 1).await;
+        // Released into the batch, but the batch never commits.
+        assert!(first.commit().await.is_err());
+        assert!(breaker.await.unwrap().is_err());
+        assert!(committed(&db).await.is_empty());
+        // The writer recovers for the next batch.
+        let mut tx = db.begin().await.unwrap();
+        insert(&mut tx, "third").await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(committed(&db).await, vec!["third"]);
+    }
 
     #[test]
     fn sqlite_urls_get_create_mode() {
