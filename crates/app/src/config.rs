@@ -50,6 +50,14 @@ pub struct FileConfig {
     pub backup_every_minutes: Option<u64>,
     pub backup_keep: Option<usize>,
     pub field_cipher: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub retention_closed_demand_days: Option<i64>,
+    pub retention_session_days: Option<i64>,
+    pub retention_outbox_days: Option<i64>,
+    pub retention_inbox_days: Option<i64>,
+    pub retention_audit_days: Option<i64>,
+    pub retention_request_days: Option<i64>,
     pub auth: Option<AuthFileConfig>,
 }
 
@@ -60,14 +68,6 @@ pub struct AuthFileConfig {
     pub password_max_age_days: Option<i64>,
     pub require_totp_for_staff: Option<bool>,
     pub privileged_idle_minutes: Option<i64>,
-    pub tls_cert: Option<PathBuf>,
-    pub tls_key: Option<PathBuf>,
-    pub retention_closed_demand_days: Option<i64>,
-    pub retention_session_days: Option<i64>,
-    pub retention_outbox_days: Option<i64>,
-    pub retention_inbox_days: Option<i64>,
-    pub retention_audit_days: Option<i64>,
-    pub retention_request_days: Option<i64>,
 }
 
 /// The flags every command shares (each also `LIANXIN_*` in the environment).
