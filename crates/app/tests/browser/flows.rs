@@ -138,8 +138,21 @@ async fn demand_flow(rig: &Rig, b: &mut wd::Session, butler: &mut wd::Session) -
         .await
         .map_err(|e| format!("notify worker: {e:?}"))?;
 
+    // The live part may be refreshed more than once (one per notice), so
+    // the check reads the page afresh each time rather than holding an element.
+    butler
+        .wait_until(
+            "the dispatched demand in the butler's 待办 without a reload",
+            &format!(
+                "const s = [...document.querySelectorAll('main section')]\
+                 .find(s => (s.querySelector('h2') || {{}}).textContent?.trim().startsWith('待办'));\
+                 const a = s && [...s.querySelectorAll('a.item-link')]\
+                 .find(a => a.textContent.includes('{title}'));\
+                 return !!a && a.textContent.includes('已派遣');"
+            ),
+        )
+        .await?;
     let inbox = butler.section_link("待办", title).await?;
-    butler.expect_text_in(&inbox, "已派遣").await?;
     let kept = butler
         .exec(
             "return document.documentElement.getAttribute('data-lx-kept');",
@@ -153,7 +166,18 @@ async fn demand_flow(rig: &Rig, b: &mut wd::Session, butler: &mut wd::Session) -
 
     // 4. The butler handles it.
     step("butler-xc starts and resolves it");
-    butler.click_link(&inbox).await?;
+    // The live part may be refreshed again (another notice) between finding
+    // the link and clicking it: find it afresh then.
+    let mut inbox = inbox;
+    for attempt in 0.. {
+        match butler.click_link(&inbox).await {
+            Ok(()) => break,
+            Err(e) if e.contains("stale element") && attempt < 3 => {
+                inbox = butler.section_link("待办", title).await?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
     butler.expect_text("h1", title).await?;
     act(butler, "start", "接单处置", None).await?;
     expect_status(butler, "处置中").await?;
