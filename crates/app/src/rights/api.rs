@@ -163,7 +163,7 @@ pub async fn correction(
                 StatusCode::CREATED,
                 JsonOut(CorrectionAnswer {
                     status: "pending".into(),
-                    request: Some(r),
+                    request: Some(*r),
                 }),
             )
                 .into_response(),

@@ -338,7 +338,7 @@ pub enum CorrectionOutcome {
     /// Applied at once (a non-identity field).
     Applied,
     /// Recorded for staff to check.
-    Requested(RequestView),
+    Requested(Box<RequestView>),
 }
 
 pub const CORRECTABLE: &[&str] = &["name", "phone", "id_card", "relation"];
@@ -444,7 +444,7 @@ pub async fn request_correction(
         .into_iter()
         .find(|r| r.id == id)
         .ok_or(AppError::NotFound)?;
-    Ok(CorrectionOutcome::Requested(view))
+    Ok(CorrectionOutcome::Requested(Box::new(view)))
 }
 
 #[allow(clippy::too_many_arguments)]
