@@ -402,9 +402,7 @@ impl Writer {
         match &self.batch {
             None => false,
             Some(b) => {
-                waiting == 0
-                    || b.members >= MAX_BATCH_MEMBERS
-                    || b.opened.elapsed() >= self.max_age
+                waiting == 0 || b.members >= MAX_BATCH_MEMBERS || b.opened.elapsed() >= self.max_age
             }
         }
     }
@@ -413,7 +411,8 @@ impl Writer {
     async fn flush(&mut self) {
         let Some(b) = self.batch.take() else { return };
         let Some(conn) = self.conn.as_mut() else {
-            b.outcome.send_replace(Some(Err("the database is closed".into())));
+            b.outcome
+                .send_replace(Some(Err("the database is closed".into())));
             return;
         };
         // Nothing released into it: undo (no fsync) instead of committing.
@@ -735,7 +734,14 @@ mod tests {
         assert_eq!(committed(&db).await.len(), 10);
         // The nine queued members rode along with the first: fewer than ten
         // fsync'd commits (each batch takes one generation).
-        let batches = db.group.as_ref().unwrap().writer.lock().await.next_generation;
+        let batches = db
+            .group
+            .as_ref()
+            .unwrap()
+            .writer
+            .lock()
+            .await
+            .next_generation;
         assert!(batches < 10, "{batches} batches for 10 transactions");
     }
 
