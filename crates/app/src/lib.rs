@@ -5,6 +5,7 @@ pub mod config;
 pub mod demo;
 pub mod metrics;
 pub mod openapi;
+pub mod seed;
 pub mod web;
 
 use config::Config;

@@ -21,6 +21,7 @@ mod privacy;
 mod rates;
 mod rollups;
 mod scope;
+mod seed;
 mod storage;
 mod transition_table;
 mod workflow;
