@@ -37,6 +37,7 @@ pub const SQLITE_MIGRATIONS: &[Migration] = migrations!("sqlite":
     7 => "0007_insight",
     10 => "0010_rollups",
     11 => "0011_notify",
+    20 => "0020_read_paths",
 );
 
 pub const POSTGRES_MIGRATIONS: &[Migration] = migrations!("postgres":
@@ -49,6 +50,7 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = migrations!("postgres":
     7 => "0007_insight",
     10 => "0010_rollups",
     11 => "0011_notify",
+    20 => "0020_read_paths",
 );
 
 pub fn migrations_for(db: &Db) -> &'static [Migration] {

@@ -146,19 +146,35 @@ const DISTRICTS: &[(&str, &str, bool)] = &[
 ];
 
 const STREET_NAMES: &[&str] = &[
-    "城北", "莲花池", "滨河", "凤山", "田家会", "西属巴", "交口", "信义", "枣林",
+    "城北",
+    "莲花池",
+    "滨河",
+    "凤山",
+    "田家会",
+    "西属巴",
+    "交口",
+    "信义",
+    "枣林",
 ];
 const COMMUNITY_NAMES: &[&str] = &[
     "站前", "泛华", "龙凤", "永宁", "北川", "东关", "南关", "西关", "和平", "新华",
 ];
 const COMPOUND_NAMES: &[&str] = &[
-    "新城壹号", "泛华盛世", "御景园", "阳光家园", "凤山华府", "滨河湾", "锦绣苑", "金地花园",
-    "翠微苑", "世纪城",
+    "新城壹号",
+    "泛华盛世",
+    "御景园",
+    "阳光家园",
+    "凤山华府",
+    "滨河湾",
+    "锦绣苑",
+    "金地花园",
+    "翠微苑",
+    "世纪城",
 ];
 const SURNAMES: &[&str] = &[
-    "王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高",
-    "林", "何", "郭", "马", "罗", "梁", "宋", "郑", "谢", "韩", "唐", "冯", "于", "董", "萧",
-    "程", "曹", "袁", "邓", "许", "傅", "沈", "曾", "彭", "吕", "樊", "雷", "白", "贾", "薛",
+    "王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林",
+    "何", "郭", "马", "罗", "梁", "宋", "郑", "谢", "韩", "唐", "冯", "于", "董", "萧", "程", "曹",
+    "袁", "邓", "许", "傅", "沈", "曾", "彭", "吕", "樊", "雷", "白", "贾", "薛",
 ];
 const GIVEN: &[&str] = &[
     "伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟",
@@ -200,7 +216,10 @@ fn texts(category: &str) -> (&'static str, &'static str) {
         "garbage" => ("垃圾清运不及时", "垃圾桶已满两天没人清运,气味很大。"),
         "noise" => ("夜间噪音扰民", "楼上夜间装修噪音很大,影响休息。"),
         "sanitation" => ("楼道卫生差", "楼道内有小广告和垃圾,请安排清扫。"),
-        _ => ("建议增设休闲座椅", "建议在小区广场增设几张休闲座椅,方便老人休息。"),
+        _ => (
+            "建议增设休闲座椅",
+            "建议在小区广场增设几张休闲座椅,方便老人休息。",
+        ),
     }
 }
 
@@ -261,6 +280,15 @@ pub async fn run(
 
     let mut written: u64 = 0;
     let mut last_print = Instant::now();
+    let sqlite = db.backend() == kernel::Backend::Sqlite;
+    if sqlite {
+        // A 1 GiB page cache on the (single) writer connection while
+        // seeding: index inserts that land all over the B-trees (event ids
+        // span years) then stay in memory instead of thrashing 2 MB.
+        sqlx::raw_sql("PRAGMA cache_size = -1048576")
+            .execute(db.writer())
+            .await?;
+    }
     let mut tx = db.begin().await?;
     let mut in_tx: u64 = 0;
     while let Some(batch) = receiver.recv().await {
@@ -309,6 +337,11 @@ pub async fn run(
     )
     .await?;
     tx.commit().await?;
+    if sqlite {
+        sqlx::raw_sql("PRAGMA cache_size = -2000")
+            .execute(db.writer())
+            .await?;
+    }
     if progress {
         eprintln!("[seed {}] analysing the tables…", profile.as_str());
     }
@@ -531,13 +564,14 @@ impl Generator {
         sender: tokio::sync::mpsc::Sender<Batch>,
     ) -> Self {
         let shape = profile.shape();
-        let households_total =
-            shape.districts * shape.streets * shape.communities * shape.compounds * shape.households;
-        let focus_residents = (shape.streets
+        let households_total = shape.districts
+            * shape.streets
             * shape.communities
             * shape.compounds
-            * shape.households) as f64
-            * MEAN_RESIDENTS;
+            * shape.households;
+        let focus_residents =
+            (shape.streets * shape.communities * shape.compounds * shape.households) as f64
+                * MEAN_RESIDENTS;
         let focus_rate = if shape.focus_year_demands == 0 {
             0.0
         } else {
@@ -895,7 +929,7 @@ impl Generator {
             _ => 5,
         };
         self.households_seen += 1;
-        let with_account = (self.households_seen - 1) % self.account_stride == 0
+        let with_account = (self.households_seen - 1).is_multiple_of(self.account_stride)
             && (self.report.resident_accounts as usize) < MAX_RESIDENT_ACCOUNTS;
         let surname = SURNAMES[self.rng.gen_range(0..SURNAMES.len())];
         let mut account: Option<String> = None;
@@ -1350,7 +1384,13 @@ struct Step {
 }
 
 impl Step {
-    fn new(action: &'static str, from: Option<&str>, to: &str, at: i64, actor: Option<&str>) -> Self {
+    fn new(
+        action: &'static str,
+        from: Option<&str>,
+        to: &str,
+        at: i64,
+        actor: Option<&str>,
+    ) -> Self {
         Step {
             action,
             from: from.map(str::to_string),
