@@ -9,6 +9,7 @@ pub mod ops;
 pub mod personal_data;
 pub mod retention;
 pub mod rights;
+pub mod seed;
 pub mod web;
 
 use config::Config;
@@ -40,6 +41,7 @@ pub const SQLITE_MIGRATIONS: &[Migration] = migrations!("sqlite":
     7 => "0007_insight",
     10 => "0010_rollups",
     11 => "0011_notify",
+    20 => "0020_read_paths",
     30 => "0030_idempotency",
     40 => "0040_auth_controls",
     50 => "0050_privacy_requests",
@@ -55,6 +57,7 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = migrations!("postgres":
     7 => "0007_insight",
     10 => "0010_rollups",
     11 => "0011_notify",
+    20 => "0020_read_paths",
     30 => "0030_idempotency",
     40 => "0040_auth_controls",
     50 => "0050_privacy_requests",

@@ -274,7 +274,14 @@ pub async fn list_demands(
         return Ok(vec![]);
     }
     // $1 cursor, $2 limit, $3 status, $4 category, then the scope ranges.
-    let scope = org::store::scope_sql("org_path", roots.len(), 5);
+    // A wide scope (a community or above) holds a large share of all
+    // demands: walking the primary key newest first finds a page after a
+    // few rows, while the org_path index would collect and sort the whole
+    // subtree (millions for a district). `org_path || ''` keeps the planner
+    // off that index there; narrow scopes (a compound, a household) use it.
+    let wide = roots.iter().all(|r| r.depth() <= 4);
+    let column = if wide { "(org_path || '')" } else { "org_path" };
+    let scope = org::store::scope_sql(column, roots.len(), 5);
     let sql = format!(
         "SELECT {COLS} FROM demands
          WHERE ($1 = '' OR id < $1) AND ($3 = '' OR status = $3) AND ($4 = '' OR category = $4) AND {scope}

@@ -142,6 +142,13 @@ impl FieldCipher {
     pub fn encrypt(&self, plaintext: &str) -> String {
         let mut nonce = [0u8; 12];
         rand::thread_rng().fill_bytes(&mut nonce);
+        self.encrypt_with_nonce(plaintext, nonce)
+    }
+
+    /// Encrypts with a nonce the caller chose: only for generators that must
+    /// reproduce the same rows from the same seed (`lianxin seed`). The
+    /// nonce must still be unique per value under one key.
+    pub fn encrypt_with_nonce(&self, plaintext: &str, nonce: [u8; 12]) -> String {
         let n = Nonce::from_slice(&nonce);
         let ct = match self.inner.algorithm {
             Algorithm::Aes256Gcm => self.inner.aes.encrypt(n, plaintext.as_bytes()),

@@ -30,6 +30,7 @@ mod rights;
 mod rollups;
 mod scope;
 mod security_auth;
+mod seed;
 mod storage;
 mod transition_table;
 mod web_security;
