@@ -478,7 +478,11 @@ async fn pages_for_the_resident_and_staff_render_and_need_the_csrf_token() {
     let c = logged_in(&app, ME).await;
     let (s, html) = page(&app, &c, "/me/data?lang=en").await;
     assert_eq!(s, StatusCode::OK);
-    assert!(html.contains("My personal information"), "English page");
+    assert!(
+        html.contains("My personal information"),
+        "English page; got: {}",
+        html.chars().take(1500).collect::<String>()
+    );
     assert!(html.contains("/api/v1/me/data.xlsx"));
     let (_, html) = page(&app, &c, "/me/data?lang=zh").await;
     assert!(html.contains("我的个人信息") && html.contains("樊一新"));
