@@ -52,7 +52,10 @@ pub const CATEGORIES: &[&str] = &[
 ];
 
 /// Retention values that are not a configurable period.
-pub const FIXED_RETENTIONS: &[&str] = &["account", "statutory"];
+/// Retentions not set in the config: "account" (while the account exists),
+/// "statutory" (kept by law) and "replay_24h" (an Idempotency-Key's stored
+/// answer, purged hourly once its 24 hours are over).
+pub const FIXED_RETENTIONS: &[&str] = &["account", "statutory", "replay_24h"];
 
 pub fn registry() -> Registry {
     toml::from_str(REGISTRY_TOML).expect("docs/personal-data.toml is valid (tested)")
