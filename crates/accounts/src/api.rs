@@ -116,10 +116,7 @@ pub async fn login(
         .as_ref()
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| dummy_hash().to_string());
-    let pw = password.to_string();
-    let ok = tokio::task::spawn_blocking(move || model::verify_password(&pw, &hash))
-        .await
-        .map_err(AppError::internal)?;
+    let ok = verify(password, hash).await?;
 
     let Some(user) = user else {
         audit::record_alone(
@@ -149,33 +146,13 @@ pub async fn login(
         });
     }
     if !ok || !user.active {
-        let next = policy.after_failure(&user.failures, now);
-        store::save_failures(&ctx.db, &user.id, &next, now).await?;
-        let locked = policy.locked_for(&next, now);
-        audit::record_alone(
-            &ctx.db,
-            AuditEntry {
-                at_ms: now,
-                actor_id: None,
-                action: if locked.is_some() {
-                    "account_locked"
-                } else {
-                    "login_failed"
-                },
-                object_type: "user",
-                object_id: Some(&user.id),
-                org_path: home_path.as_deref(),
-                detail: json!({"login": user.login_masked, "reason": "bad_password"}),
-                ..Default::default()
-            },
-        )
-        .await?;
-        return Err(match locked {
-            Some(secs) => AppError::Locked {
-                retry_after_secs: secs,
-            },
-            None => AppError::InvalidCredentials,
-        });
+        let failure = LoginFailure {
+            policy: &policy,
+            user: &user,
+            home_path: home_path.as_deref(),
+            now,
+        };
+        return Err(failure.record(ctx, "bad_password").await?);
     }
 
     // The second factor: staff who enrolled give the current code, once.
@@ -190,32 +167,13 @@ pub async fn login(
                 None => false,
             };
             if !accepted {
-                let next = policy.after_failure(&user.failures, now);
-                store::save_failures(&ctx.db, &user.id, &next, now).await?;
-                let locked = policy.locked_for(&next, now);
-                audit::record_alone(
-                    &ctx.db,
-                    AuditEntry {
-                        at_ms: now,
-                        action: if locked.is_some() {
-                            "account_locked"
-                        } else {
-                            "login_failed"
-                        },
-                        object_type: "user",
-                        object_id: Some(&user.id),
-                        org_path: home_path.as_deref(),
-                        detail: json!({"login": user.login_masked, "reason": "bad_totp"}),
-                        ..Default::default()
-                    },
-                )
-                .await?;
-                return Err(match locked {
-                    Some(secs) => AppError::Locked {
-                        retry_after_secs: secs,
-                    },
-                    None => AppError::InvalidCredentials,
-                });
+                let failure = LoginFailure {
+                    policy: &policy,
+                    user: &user,
+                    home_path: home_path.as_deref(),
+                    now,
+                };
+                return Err(failure.record(ctx, "bad_totp").await?);
             }
         }
     }
@@ -454,6 +412,53 @@ async fn audit_events(
 pub struct PasswordChangeBody {
     pub current_password: String,
     pub new_password: String,
+}
+
+/// A failed password or TOTP code of a known account: counted towards the
+/// lockout and audited (`account_locked` when it locks).
+struct LoginFailure<'a> {
+    policy: &'a LockoutPolicy,
+    user: &'a store::UserRow,
+    home_path: Option<&'a str>,
+    now: i64,
+}
+
+impl LoginFailure<'_> {
+    /// Records the failure; the error to answer with.
+    async fn record(self, ctx: &Ctx, reason: &str) -> AppResult<AppError> {
+        let LoginFailure {
+            policy,
+            user,
+            home_path,
+            now,
+        } = self;
+        let next = policy.after_failure(&user.failures, now);
+        store::save_failures(&ctx.db, &user.id, &next, now).await?;
+        let locked = policy.locked_for(&next, now);
+        audit::record_alone(
+            &ctx.db,
+            AuditEntry {
+                at_ms: now,
+                action: if locked.is_some() {
+                    "account_locked"
+                } else {
+                    "login_failed"
+                },
+                object_type: "user",
+                object_id: Some(&user.id),
+                org_path: home_path,
+                detail: json!({"login": user.login_masked, "reason": reason}),
+                ..Default::default()
+            },
+        )
+        .await?;
+        Ok(match locked {
+            Some(secs) => AppError::Locked {
+                retry_after_secs: secs,
+            },
+            None => AppError::InvalidCredentials,
+        })
+    }
 }
 
 /// Hashes on the blocking pool (argon2 takes tens of milliseconds).
