@@ -45,6 +45,7 @@ pub const SQLITE_MIGRATIONS: &[Migration] = migrations!("sqlite":
     30 => "0030_idempotency",
     40 => "0040_auth_controls",
     50 => "0050_privacy_requests",
+    80 => "0080_dashboard_rollups",
 );
 
 pub const POSTGRES_MIGRATIONS: &[Migration] = migrations!("postgres":
@@ -61,6 +62,7 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = migrations!("postgres":
     30 => "0030_idempotency",
     40 => "0040_auth_controls",
     50 => "0050_privacy_requests",
+    80 => "0080_dashboard_rollups",
 );
 
 pub fn migrations_for(db: &Db) -> &'static [Migration] {
