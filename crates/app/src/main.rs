@@ -161,12 +161,24 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(config: &Config) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_target(false)
-        .try_init();
+        .with_filter(filter);
+    let registry = tracing_subscriber::registry().with(fmt);
+    if app::metrics::counting_requested() {
+        app::metrics::enable_counting();
+        let counter = app::metrics::StatementCounter.with_filter(
+            tracing_subscriber::filter::filter_fn(|m| m.target() == "sqlx::query"),
+        );
+        let _ = registry.with(counter).try_init();
+    } else {
+        let _ = registry.try_init();
+    }
 }
 
 async fn run(command: Command) -> Result<(), String> {

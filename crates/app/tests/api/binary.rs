@@ -68,6 +68,11 @@ impl World {
 
     /// `lianxin demo` on this world's database, waiting until it is healthy.
     pub async fn start(&self, log: &str) -> Server {
+        self.start_with_env(log, &[]).await
+    }
+
+    /// As [`World::start`], with extra environment variables for the server.
+    pub async fn start_with_env(&self, log: &str, env: &[(&str, &str)]) -> Server {
         let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -86,6 +91,7 @@ impl World {
             .current_dir(self.dir.path())
             .env_remove("LIANXIN_FIELD_KEY")
             .env_remove("LIANXIN_DATABASE_URL")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::from(out.try_clone().unwrap()))
             .stderr(Stdio::from(out))

@@ -23,6 +23,7 @@ mod openapi;
 mod ops;
 mod org_registry;
 mod pages;
+mod query_counts;
 mod party;
 mod privacy;
 mod rates;
