@@ -52,8 +52,8 @@ pub fn contributions(d: &DemandRow) -> BTreeMap<i64, Counts> {
             c.closed += d.closed_at.is_some() as i64;
             c.closed_on_time += (d.closed_on_time == Some(true)) as i64;
             let fed_back = d.resolved_at.or(d.closed_at);
-            c.fed_back_late += (d.status != DemandStatus::Suspended
-                && fed_back.is_some_and(|t| t > dl)) as i64;
+            c.fed_back_late +=
+                (d.status != DemandStatus::Suspended && fed_back.is_some_and(|t| t > dl)) as i64;
         }
     }
     out
@@ -187,7 +187,15 @@ pub async fn count_event(
 
 /// Counts a new demand's filing for its household and every node above.
 pub async fn count_filing(tx: &mut Tx, d: &DemandRow) -> AppResult<()> {
-    add_filings(tx, &d.org_path, day_of(d.created_at), &d.category, &d.channel, 1).await
+    add_filings(
+        tx,
+        &d.org_path,
+        day_of(d.created_at),
+        &d.category,
+        &d.channel,
+        1,
+    )
+    .await
 }
 
 /// Adds `n` filings of (day, category, channel) to every level of `org_path`

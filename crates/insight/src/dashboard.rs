@@ -411,8 +411,8 @@ pub async fn dashboard(ctx: &Ctx, scope: &Scope, period: &Period) -> AppResult<D
     }
 
     // 超期: fed back late (rollups) and open past the deadline (live).
-    let late =
-        counts.fed_back_late + store::open_late(db, roots, period.from_ms, period.to_ms, now).await?;
+    let late = counts.fed_back_late
+        + store::open_late(db, roots, period.from_ms, period.to_ms, now).await?;
     let previous_late = prev_counts.fed_back_late
         + store::open_late(db, roots, prev.from_ms, prev.to_ms, now).await?;
     let (escalated, previous_escalated) = (counts.escalated, prev_counts.escalated);

@@ -73,13 +73,19 @@ impl World {
 
     /// As [`World::start`], with extra environment variables for the server.
     pub async fn start_with_env(&self, log: &str, env: &[(&str, &str)]) -> Server {
+        self.start_command("demo", log, env).await
+    }
+
+    /// `lianxin <command>` (`demo` or `serve`) on this world's database and
+    /// config, with extra environment variables, waiting until it is healthy.
+    pub async fn start_command(&self, command: &str, log: &str, env: &[(&str, &str)]) -> Server {
         let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.log_file())
             .unwrap();
         let child = Command::new(BIN)
-            .arg("demo")
+            .arg(command)
             .arg("--addr")
             .arg(format!("127.0.0.1:{}", self.port))
             .arg("--database-url")

@@ -8,7 +8,7 @@
 //! The budgets are about twice what the paths use today (the table is
 //! printed; `LIANXIN_QUERY_COUNTS_PRINT=1` shows it on success too).
 
-use crate::binary::{login, World};
+use crate::binary::World;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -29,40 +29,97 @@ async fn statements(client: &reqwest::Client, base: &str) -> u64 {
         .unwrap()
 }
 
+/// Waits until the background work a previous path caused (the outbox
+/// fanning notifications out, once a second) has drained: the counter then
+/// moves only by the worker's idle poll.
+async fn settle(client: &reqwest::Client, base: &str) {
+    for _ in 0..60 {
+        let a = statements(client, base).await;
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        if statements(client, base).await - a <= 4 {
+            return;
+        }
+    }
+}
+
 struct Path {
     name: &'static str,
     budget: f64,
     per_request: f64,
 }
 
+async fn login_seeded(client: &reqwest::Client, base: &str, login: &str) -> String {
+    let r = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"login": login, "password": app::seed::SEED_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "login {login}");
+    let v: serde_json::Value = r.json().await.unwrap();
+    v["token"].as_str().unwrap().to_string()
+}
+
+/// The small `compound` profile of `lianxin seed` (about 2,000 residents and
+/// 1,200 demands over three years), served by `lianxin serve`.
 #[tokio::test]
 async fn hot_paths_stay_within_their_statement_budgets() {
     let world = World::new();
+    let config = world.path().join("lianxin.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    // `serve` asks staff for a TOTP code and rotates old passwords; the
+    // seeded staff have neither, and neither is what this test is about.
+    text.push_str(&format!(
+        "field_key = \"{}\"\n[auth]\nrequire_totp_for_staff = false\npassword_max_age_days = 0\n",
+        crate::helpers::TEST_KEY
+    ));
+    std::fs::write(&config, text).unwrap();
+    std::fs::create_dir_all(world.path().join("data")).unwrap();
+    let url = world.database_url();
+    let (ok, out) = world.run(&[
+        "seed",
+        "--profile",
+        "compound",
+        "--seed",
+        "7",
+        "--database-url",
+        &url,
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(ok, "seed: {out}");
     let server = world
-        .start_with_env("warn", &[("LIANXIN_COUNT_DB_STATEMENTS", "1")])
+        .start_command("serve", "warn", &[("LIANXIN_COUNT_DB_STATEMENTS", "1")])
         .await;
     let base = server.base.clone();
     let client = reqwest::Client::new();
-    let resident = login(&client, &base, "13800000001").await;
-    let staff = login(&client, &base, "community-zq").await;
-    let district = login(&client, &base, "district-ls").await;
-    const N: u64 = 20;
+    let resident = login_seeded(&client, &base, "seed-r-000001").await;
+    let staff = login_seeded(&client, &base, "seed-community-141102001001").await;
+    let district = login_seeded(&client, &base, "seed-district-141102").await;
+    const N: u64 = 10;
     let mut results: Vec<Path> = Vec::new();
 
-    // Runs `call` once to warm caches, then N times; statements per call.
+    // Runs `call` once to warm caches, then three rounds of N; statements
+    // per call in the quietest round (the overdue sweep runs every minute
+    // in the background and may land in one round).
     macro_rules! measure {
         ($name:expr, $budget:expr, $call:expr) => {{
             $call;
-            let before = statements(&client, &base).await;
-            for _ in 0..N {
-                $call;
+            settle(&client, &base).await;
+            let mut best = f64::MAX;
+            for _ in 0..3 {
+                let before = statements(&client, &base).await;
+                for _ in 0..N {
+                    $call;
+                }
+                let after = statements(&client, &base).await;
+                // The /metrics read itself runs no statement.
+                best = best.min((after - before) as f64 / N as f64);
             }
-            let after = statements(&client, &base).await;
-            // The /metrics read itself runs no statement.
             results.push(Path {
                 name: $name,
                 budget: $budget,
-                per_request: (after - before) as f64 / N as f64,
+                per_request: best,
             });
         }};
     }
@@ -121,7 +178,7 @@ async fn hot_paths_stay_within_their_statement_budgets() {
         "rates of the district over a year",
         12.0,
         get(
-            format!("{base}/api/v1/insight/rates?from=2025-12-01&to=2026-11-30"),
+            format!("{base}/api/v1/insight/rates?from=2025-11-01&to=2026-10-31"),
             district.clone()
         )
         .await
@@ -132,7 +189,7 @@ async fn hot_paths_stay_within_their_statement_budgets() {
         "dashboard of the district over a year",
         60.0,
         get(
-            format!("{base}/api/v1/insight/dashboard?from=2025-12-01&to=2026-11-30"),
+            format!("{base}/api/v1/insight/dashboard?from=2025-11-01&to=2026-10-31"),
             district.clone()
         )
         .await
@@ -140,16 +197,17 @@ async fn hot_paths_stay_within_their_statement_budgets() {
     measure!(
         "Open311 requests.json",
         12.0,
-        get(
-            format!("{base}/open311/v2/requests.json"),
-            district.clone()
-        )
-        .await
+        get(format!("{base}/open311/v2/requests.json"), district.clone()).await
     );
 
     let table: String = results
         .iter()
-        .map(|p| format!("{:<40} {:>7.1} (budget {:>5.0})\n", p.name, p.per_request, p.budget))
+        .map(|p| {
+            format!(
+                "{:<40} {:>7.1} (budget {:>5.0})\n",
+                p.name, p.per_request, p.budget
+            )
+        })
         .collect();
     if std::env::var("LIANXIN_QUERY_COUNTS_PRINT").is_ok() {
         println!("statements per request:\n{table}");

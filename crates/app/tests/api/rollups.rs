@@ -325,7 +325,10 @@ async fn rollups_match_the_demands_through_a_busy_history() {
         events > demands && demands >= escalated_before,
         "some demand was escalated twice: {events} escalations of {demands} demands"
     );
-    assert_eq!(all.escalated, demands, "a demand escalated twice counts once");
+    assert_eq!(
+        all.escalated, demands,
+        "a demand escalated twice counts once"
+    );
     assert!(all.escalated >= 1 && all.fed_back_late >= 1, "{all:?}");
 
     // A rebuild from scratch lands on the same numbers.
