@@ -103,10 +103,22 @@ pub fn levels(org_path: &OrgPath) -> Vec<OrgPath> {
     org_path.ancestors_and_self()
 }
 
-async fn add(tx: &mut Tx, node: &OrgPath, day: i64, c: &Counts) -> AppResult<()> {
-    sqlx::query(
+/// Adds `c` to the row of every node in `nodes` for `day`: one multi-row
+/// upsert (the nodes are distinct, so no row is hit twice).
+async fn add(tx: &mut Tx, nodes: &[OrgPath], day: i64, c: &Counts) -> AppResult<()> {
+    if nodes.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<String> = (0..nodes.len())
+        .map(|i| {
+            let b = i * 14;
+            let cols: Vec<String> = (1..=14).map(|k| format!("${}", b + k)).collect();
+            format!("({})", cols.join(", "))
+        })
+        .collect();
+    let sql = format!(
         "INSERT INTO demand_rollups (node_path, day, rated, contacted, resolved, satisfied, due, suspended, closed, closed_on_time, handled, rework, fed_back_late, escalated)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+         VALUES {}
          ON CONFLICT (node_path, day) DO UPDATE SET
             rated = demand_rollups.rated + excluded.rated,
             contacted = demand_rollups.contacted + excluded.contacted,
@@ -120,23 +132,27 @@ async fn add(tx: &mut Tx, node: &OrgPath, day: i64, c: &Counts) -> AppResult<()>
             rework = demand_rollups.rework + excluded.rework,
             fed_back_late = demand_rollups.fed_back_late + excluded.fed_back_late,
             escalated = demand_rollups.escalated + excluded.escalated",
-    )
-    .bind(node.as_str())
-    .bind(day)
-    .bind(c.rated)
-    .bind(c.contacted)
-    .bind(c.resolved)
-    .bind(c.satisfied)
-    .bind(c.due)
-    .bind(c.suspended)
-    .bind(c.closed)
-    .bind(c.closed_on_time)
-    .bind(c.handled)
-    .bind(c.rework)
-    .bind(c.fed_back_late)
-    .bind(c.escalated)
-    .execute(&mut **tx)
-    .await?;
+        values.join(", ")
+    );
+    let mut q = sqlx::query(&sql);
+    for node in nodes {
+        q = q
+            .bind(node.as_str().to_string())
+            .bind(day)
+            .bind(c.rated)
+            .bind(c.contacted)
+            .bind(c.resolved)
+            .bind(c.satisfied)
+            .bind(c.due)
+            .bind(c.suspended)
+            .bind(c.closed)
+            .bind(c.closed_on_time)
+            .bind(c.handled)
+            .bind(c.rework)
+            .bind(c.fed_back_late)
+            .bind(c.escalated);
+    }
+    q.execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -146,10 +162,9 @@ pub async fn apply(tx: &mut Tx, before: Option<&DemandRow>, after: &DemandRow) -
     if changes.is_empty() {
         return Ok(());
     }
-    for node in levels(&after.org_path) {
-        for (day, c) in &changes {
-            add(tx, &node, *day, c).await?;
-        }
+    let nodes = levels(&after.org_path);
+    for (day, c) in &changes {
+        add(tx, &nodes, *day, c).await?;
     }
     Ok(())
 }
@@ -179,9 +194,7 @@ pub async fn count_event(
         },
         _ => return Ok(()),
     };
-    for node in levels(org_path) {
-        add(tx, &node, day_of(at_ms), &c).await?;
-    }
+    add(tx, &levels(org_path), day_of(at_ms), &c).await?;
     Ok(())
 }
 
@@ -208,19 +221,20 @@ pub async fn add_filings(
     channel: &str,
     n: i64,
 ) -> AppResult<()> {
-    for node in levels(org_path) {
-        sqlx::query(
-            "INSERT INTO demand_filings (node_path, day, category, channel, n) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (node_path, day, category, channel) DO UPDATE SET n = demand_filings.n + excluded.n",
-        )
-        .bind(node.as_str())
-        .bind(day)
-        .bind(category)
-        .bind(channel)
-        .bind(n)
-        .execute(&mut **tx)
-        .await?;
+    let nodes = levels(org_path);
+    let values: Vec<String> = (0..nodes.len())
+        .map(|i| format!("(${}, $1, $2, $3, $4)", i + 5))
+        .collect();
+    let sql = format!(
+        "INSERT INTO demand_filings (node_path, day, category, channel, n) VALUES {}
+         ON CONFLICT (node_path, day, category, channel) DO UPDATE SET n = demand_filings.n + excluded.n",
+        values.join(", ")
+    );
+    let mut q = sqlx::query(&sql).bind(day).bind(category).bind(channel).bind(n);
+    for node in &nodes {
+        q = q.bind(node.as_str().to_string());
     }
+    q.execute(&mut **tx).await?;
     Ok(())
 }
 
