@@ -133,6 +133,13 @@ pub fn context(db: Db, cipher: FieldCipher, clock: SharedClock, config: &Config)
     };
     let policy = config.retention.clone();
     ctx.extensions.get_or_init(move || policy);
+    // Idempotency-Keys belong to the user behind a token, not to the token.
+    kernel::idempotency::set_owner_resolver(
+        &ctx,
+        kernel::idempotency::OwnerResolver(Arc::new(|ctx: Ctx, token: String| {
+            Box::pin(async move { accounts::session::user_of_token(&ctx, &token).await })
+        })),
+    );
     ctx
 }
 
