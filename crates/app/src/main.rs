@@ -55,7 +55,9 @@ enum Command {
     },
     /// Re-encrypt every encrypted column and recompute every blind index
     /// under a new field key, in one transaction (stop the server first).
-    /// New values use `field_cipher` from the config.
+    /// New values use `field_cipher` from the config, and its blind index
+    /// (HMAC-SM3 with sm4-gcm, HMAC-SHA256 otherwise). Giving the same key
+    /// as old and new switches the algorithms in place.
     RotateKey {
         /// The key the data is encrypted with now (64 hex).
         #[arg(long, env = "LIANXIN_OLD_FIELD_KEY", hide_env_values = true)]
@@ -269,9 +271,6 @@ async fn run(command: Command) -> Result<(), String> {
                 .map_err(|e| format!("--old-key: {e}"))?;
             let new = kernel::crypto::FieldCipher::from_hex_with(&new_key, config.field_cipher)
                 .map_err(|e| format!("--new-key: {e}"))?;
-            if old.key_id() == new.key_id() {
-                return Err("the new key is the old key".into());
-            }
             let db = app::open_database(&config.database_url)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -479,6 +478,7 @@ async fn serve(args: CommonArgs, demo: bool) -> Result<(), String> {
     let db = app::open_database(&config.database_url)
         .await
         .map_err(|e| e.to_string())?;
+    app::ops::check_blind_indexes(&db, &cipher).await?;
     let ctx = app::context(db, cipher, kernel::clock::system(), &config);
     if demo {
         let seeded = app::demo::seed_if_empty(&ctx)
