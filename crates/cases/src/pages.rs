@@ -122,6 +122,26 @@ struct MePage {
 }
 
 impl MePage {
+    /// Messages about fields the form does not show (e.g. the household),
+    /// shown above it.
+    fn other_errors(&self) -> String {
+        const SHOWN: &[&str] = &[
+            "category",
+            "title",
+            "description",
+            "building_id",
+            "location",
+            "photo",
+        ];
+        self.errors
+            .0
+            .iter()
+            .filter(|(k, _)| !SHOWN.contains(&k.as_str()))
+            .flat_map(|(_, v)| v.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(";")
+    }
+
     fn error(&self, field: &str) -> String {
         self.errors
             .0

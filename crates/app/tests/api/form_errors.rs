@@ -464,6 +464,27 @@ async fn party_forms_keep_input_and_transfers_need_the_tick() {
     assert_field_message(&html, "member-phone-error", "");
     assert!(html.contains("value=\"周建国\"") && html.contains("value=\"12345\""));
 
+    // A floating member's check-in without a place keeps the note.
+    let (_, v) = app
+        .get(&format!("/api/v1/party/members?org={fh}&mode=floating"), &t)
+        .await;
+    let floating = v["items"][0]["id"].as_str().unwrap().to_string();
+    let r = post_form(
+        &app,
+        &c,
+        &format!("/party/members/{floating}/checkins"),
+        &[
+            ("csrf", &csrf),
+            ("at", "2026-11-20T10:00"),
+            ("place", ""),
+            ("note", "电话联系"),
+        ],
+    )
+    .await;
+    let html = refused(r).await;
+    assert_field_message(&html, "checkin-place-error", "");
+    assert!(html.contains("value=\"电话联系\"") && html.contains("value=\"2026-11-20T10:00\""));
+
     // A member: service hours that are not a number; a transfer without the tick.
     let (_, v) = app
         .get(&format!("/api/v1/party/members?org={fh}"), &t)
