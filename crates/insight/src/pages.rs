@@ -1619,11 +1619,25 @@ async fn publish_form(
     let body = crate::survey::PublishBody {
         version: form_field(&f, "version").parse().ok(),
     };
-    let r = crate::survey::publish(&ctx, &p, &id, &body)
-        .await
-        .map(|_| ());
-    let form = kernel::FormState::new("publish", &f);
-    after_form(&ctx, &p, lang, r, "published", form, &[]).await
+    // Publishing fixes the grade for good: it needs the confirming tick,
+    // checked here (the page's `required` is only a hint).
+    let r = if form_field(&f, "confirmed") == "1" {
+        crate::survey::publish(&ctx, &p, &id, &body)
+            .await
+            .map(|_| ())
+    } else {
+        crate::survey::visible_survey(&ctx, &p, &id)
+            .await
+            .and_then(|(_, v)| {
+                if v.can_publish {
+                    Err(AppError::field("confirmed", lang.t("ux.confirm_missing")))
+                } else {
+                    Err(AppError::Forbidden)
+                }
+            })
+    };
+    let form = kernel::FormState::new(&format!("publish-{id}"), &f);
+    after_form(&ctx, &p, lang, r, "published", form, &["confirmed"]).await
 }
 
 #[cfg(test)]

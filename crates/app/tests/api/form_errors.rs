@@ -758,6 +758,50 @@ async fn insight_forms_keep_input_and_show_field_messages() {
     assert_field_message(&html, &format!("{w}-q5-error"), "1 到 5");
     assert!(html.contains(">保洁很认真</textarea>"));
     assert!(html.contains("name=\"q2\" value=\"4\" required checked"));
+
+    // Publishing the result cannot be undone: refused without the tick.
+    let r = post_form(
+        &app,
+        &me,
+        &format!("/surveys/{sid}/answer"),
+        &[
+            ("csrf", &csrf),
+            ("q1", "5"),
+            ("q2", "4"),
+            ("q3", "4"),
+            ("q4", "3"),
+            ("q5", "5"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&app, &zq, "/surveys").await;
+    let version = hidden(&html, "version");
+    let csrf = hidden(&html, "csrf");
+    let status = || async {
+        let (_, v) = app.get(&format!("/api/v1/insight/surveys/{sid}"), &t).await;
+        v["status"].as_str().unwrap_or_default().to_string()
+    };
+    let r = post_form(
+        &app,
+        &zq,
+        &format!("/surveys/{sid}/publish"),
+        &[("csrf", &csrf), ("version", &version)],
+    )
+    .await;
+    let html = refused(r).await;
+    assert_field_message(&html, &format!("publish-{sid}-confirmed-error"), "请先勾选");
+    assert!(html.contains("不能撤回"), "what cannot be undone is said");
+    assert_eq!(status().await, "open");
+    let r = post_form(
+        &app,
+        &zq,
+        &format!("/surveys/{sid}/publish"),
+        &[("csrf", &csrf), ("version", &version), ("confirmed", "1")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_ne!(status().await, "open");
 }
 
 // ---------------------------------------------------------------- import
