@@ -123,7 +123,6 @@ impl FormState {
                 }
             }
             AppError::Conflict { message, .. } => other.push(message.to_string()),
-            AppError::BadRequest { message, .. } => other.push(message.to_string()),
             AppError::Forbidden => other.push(lang.t("error.forbidden").to_string()),
             AppError::PayloadTooLarge => other.push(e.message().to_string()),
             _ => return None,
