@@ -89,6 +89,8 @@ use utoipa::{Modify, OpenApi};
         org::api::list_grids,
         org::api::create_grid,
         org::api::import_xlsx,
+        org::import_job::start_api,
+        org::import_job::job_api,
         org::api::export_xlsx,
         // demands (cases)
         cases::api::list_categories,

@@ -115,6 +115,8 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET",    "/api/v1/org/households/{id}/residents",             "1A44AA44AAA44444"),
     ("POST",   "/api/v1/org/households/{id}/residents",             "13443344AAA44444"),
     ("POST",   "/api/v1/org/import",                                "1MMMMMMMMMMMMMMM"),
+    ("POST",   "/api/v1/org/import/jobs",                           "1MMMMMMMMMMMMMMM"),
+    ("GET",    "/api/v1/org/import/jobs/{id}",                      "1444444444444444"),
     ("POST",   "/api/v1/org/nodes",                                 "1222222222222222"),
     ("DELETE", "/api/v1/org/nodes/{id}",                            "1444334499944444"),
     ("GET",    "/api/v1/org/nodes/{id}",                            "1444AA44AAA44444"),
