@@ -56,11 +56,11 @@ fn security_page(lang: Lang, p: &kernel::Principal, totp: bool) -> SecurityPage 
     }
 }
 
-/// The messages of an error, for a form.
-fn messages(e: &AppError) -> Vec<String> {
+/// The messages of an error, for a form, in the page's language.
+fn messages(e: &AppError, lang: Lang) -> Vec<String> {
     match e.fields() {
-        Some(f) => f.0.values().flatten().cloned().collect(),
-        None => vec![e.message().to_string()],
+        Some(f) => f.0.values().flatten().map(|m| lang.msg(m)).collect(),
+        None => vec![lang.msg(&e.message())],
     }
 }
 
@@ -91,7 +91,7 @@ async fn password_submit(
     match crate::api::change_password(&ctx, &p, &f.current_password, &f.new_password).await {
         Ok(()) => page.notice = Some(lang.t("h4auth.changed").to_string()),
         Err(e @ (AppError::Validation(_) | AppError::BadRequest { .. })) => {
-            page.errors = messages(&e)
+            page.errors = messages(&e, lang)
         }
         Err(e) => return e.into_response(),
     }
@@ -126,7 +126,7 @@ async fn totp_submit(
             page.uri = t.otpauth_uri;
         }
         Err(e @ (AppError::Validation(_) | AppError::BadRequest { .. })) => {
-            page.errors = messages(&e)
+            page.errors = messages(&e, lang)
         }
         Err(e) => return e.into_response(),
     }
@@ -401,7 +401,7 @@ async fn audit_page(
             };
             items.push(AuditItem {
                 seq: r.seq,
-                at: kernel::clock::to_display(r.at_ms),
+                at: lang.datetime(r.at_ms),
                 action: r.action,
                 object: format!("{} {}", r.object_type, r.object_id.unwrap_or_default()),
                 actor,

@@ -18,7 +18,6 @@ use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use kernel::clock::to_display;
 use kernel::i18n::Lang;
 use kernel::page::PageParams;
 use kernel::shell::{render, Shell};
@@ -63,9 +62,9 @@ fn item(d: DemandRow, cats: &[Category], lang: Lang, now: i64) -> DemandItem {
         category: category_name(cats, &d.category, lang),
         status: d.status.as_str().to_string(),
         status_label: lang.t(&d.status.label_key()),
-        created_at: to_display(d.created_at),
+        created_at: lang.datetime(d.created_at),
         due: if running {
-            to_display(due_ms)
+            lang.datetime(due_ms)
         } else {
             String::new()
         },
@@ -122,11 +121,12 @@ struct MePage {
 }
 
 impl MePage {
+    /// The field's messages in the page's language.
     fn error(&self, field: &str) -> String {
         self.errors
             .0
             .get(field)
-            .map(|v| v.join(";"))
+            .map(|v| self.shell.lang.msgs(v))
             .unwrap_or_default()
     }
 }
@@ -649,7 +649,7 @@ async fn demand_page_for(
                 .filter(|o| o.id != d.id)
                 .map(|o| Choice {
                     value: o.id,
-                    label: format!("{} · {}", o.title, to_display(o.created_at)),
+                    label: format!("{} · {}", o.title, lang.datetime(o.created_at)),
                     selected: false,
                 })
                 .collect(),
@@ -730,7 +730,7 @@ async fn demand_page_for(
         events: events
             .into_iter()
             .map(|e| EventItem {
-                when: to_display(e.at_ms),
+                when: lang.datetime(e.at_ms),
                 what: lang.t(&format!("action.{}", e.action)).to_string(),
                 who: e
                     .actor_name
@@ -797,14 +797,8 @@ fn needs_confirmation(action: &str) -> bool {
 /// Why a step was refused, in words for the page.
 fn refusal_text(e: &AppError, lang: Lang) -> Option<String> {
     match e {
-        AppError::Validation(f) => Some(
-            f.0.values()
-                .flatten()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(";"),
-        ),
-        AppError::Conflict { message, .. } => Some(message.to_string()),
+        AppError::Validation(f) => Some(lang.msgs(&f.0.values().flatten().collect::<Vec<_>>())),
+        AppError::Conflict { message, .. } => Some(lang.msg(message)),
         AppError::Forbidden => Some(lang.t("error.forbidden").to_string()),
         _ => None,
     }

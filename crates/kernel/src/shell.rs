@@ -72,6 +72,27 @@ impl Shell {
         self.lang.t(key)
     }
 
+    /// A date or instant of the API ("2026-11-29", RFC 3339…) shown in the
+    /// page's language; see [`Lang::when`].
+    pub fn when(&self, s: impl AsRef<str>) -> String {
+        self.lang.when(s.as_ref())
+    }
+
+    /// An instant (Unix ms) shown in the page's language.
+    pub fn datetime(&self, ms: impl std::borrow::Borrow<i64>) -> String {
+        self.lang.datetime(*ms.borrow())
+    }
+
+    /// A count, grouped by thousands when large.
+    pub fn num(&self, n: impl std::borrow::Borrow<i64>) -> String {
+        self.lang.number(*n.borrow())
+    }
+
+    /// A server message in the page's language; see [`Lang::msg`].
+    pub fn msg(&self, zh: impl AsRef<str>) -> String {
+        self.lang.msg(zh.as_ref())
+    }
+
     pub fn lang_code(&self) -> &'static str {
         self.lang.code()
     }

@@ -28,11 +28,20 @@ pub fn routes() -> Router<Ctx> {
 struct MyDataPage {
     shell: Shell,
     data: MyData,
+    /// Category code → name in the page's language.
+    categories: std::collections::HashMap<String, String>,
     flash: Option<&'static str>,
     error: Option<String>,
 }
 
 impl MyDataPage {
+    fn category_label(&self, code: &str) -> String {
+        self.categories
+            .get(code)
+            .cloned()
+            .unwrap_or_else(|| code.to_string())
+    }
+
     fn status_label(&self, r: &RequestView) -> &'static str {
         self.shell.t(match r.status.as_str() {
             "pending" => "rights.status_pending",
@@ -64,10 +73,23 @@ async fn render_mine(
     flash: Option<&'static str>,
     error: Option<String>,
 ) -> Response {
-    match super::my_data(ctx, p, "view").await {
-        Ok(data) => render(&MyDataPage {
+    let loaded = async {
+        let data = super::my_data(ctx, p, "view").await?;
+        let categories = cases::store::categories(&ctx.db)
+            .await?
+            .into_iter()
+            .map(|c| {
+                let name = if lang == Lang::En { c.name_en } else { c.name };
+                (c.code, name)
+            })
+            .collect();
+        Ok::<_, AppError>((data, categories))
+    };
+    match loaded.await {
+        Ok((data, categories)) => render(&MyDataPage {
             shell: Shell::new(lang, "rights.title", "me", Some(p)),
             data,
+            categories,
             flash,
             error,
         }),
@@ -102,16 +124,11 @@ struct CorrectionForm {
     reason: String,
 }
 
-fn error_text(e: &AppError) -> Option<String> {
+/// Why a request was refused, in the page's language.
+fn error_text(e: &AppError, lang: Lang) -> Option<String> {
     match e {
-        AppError::Validation(f) => Some(
-            f.0.values()
-                .flatten()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(";"),
-        ),
-        AppError::Conflict { .. } => Some(e.message().to_string()),
+        AppError::Validation(f) => Some(lang.msgs(&f.0.values().flatten().collect::<Vec<_>>())),
+        AppError::Conflict { .. } => Some(lang.msg(&e.message())),
         _ => None,
     }
 }
@@ -131,7 +148,7 @@ async fn correction_submit(
         Ok(CorrectionOutcome::Requested(_)) => {
             Redirect::to("/me/data?sent=correction").into_response()
         }
-        Err(e) => match error_text(&e) {
+        Err(e) => match error_text(&e, lang) {
             Some(msg) => render_mine(&ctx, lang, &p, None, Some(msg)).await,
             None => e.into_response(),
         },
@@ -158,7 +175,7 @@ async fn deletion_submit(
     let reason = (!f.reason.trim().is_empty()).then_some(f.reason.as_str());
     match super::request_deletion(&ctx, &p, reason).await {
         Ok(_) => Redirect::to("/me/data?sent=deletion").into_response(),
-        Err(e) => match error_text(&e) {
+        Err(e) => match error_text(&e, lang) {
             Some(msg) => render_mine(&ctx, lang, &p, None, Some(msg)).await,
             None => e.into_response(),
         },
@@ -229,7 +246,7 @@ async fn decision_submit(
     let note = (!f.note.trim().is_empty()).then_some(f.note.as_str());
     match super::decide(&ctx, &p, &id, approve, note).await {
         Ok(_) => Redirect::to("/work/privacy").into_response(),
-        Err(e) => match error_text(&e) {
+        Err(e) => match error_text(&e, lang) {
             Some(msg) => render_staff(&ctx, lang, &p, Some(msg)).await,
             None => e.into_response(),
         },
