@@ -36,6 +36,17 @@ impl Lang {
         }
     }
 
+    /// The translation of `key` if the catalogues have it (this language,
+    /// else zh-CN).
+    pub fn t_opt(self, key: &str) -> Option<&'static str> {
+        let cats = catalogues();
+        let primary = match self {
+            Lang::Zh => &cats.0,
+            Lang::En => &cats.1,
+        };
+        primary.get(key).or_else(|| cats.0.get(key)).copied()
+    }
+
     /// The translation of `key`, falling back to zh-CN, then to the key.
     pub fn t(self, key: &str) -> &'static str {
         let cats = catalogues();

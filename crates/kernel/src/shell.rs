@@ -79,13 +79,13 @@ impl Shell {
     }
 
     /// An instant (Unix ms) shown in the page's language.
-    pub fn datetime(&self, ms: impl std::borrow::Borrow<i64>) -> String {
-        self.lang.datetime(*ms.borrow())
+    pub fn datetime(&self, ms: impl Int) -> String {
+        self.lang.datetime(ms.int())
     }
 
     /// A count, grouped by thousands when large.
-    pub fn num(&self, n: impl std::borrow::Borrow<i64>) -> String {
-        self.lang.number(*n.borrow())
+    pub fn num(&self, n: impl Int) -> String {
+        self.lang.number(n.int())
     }
 
     /// A server message in the page's language; see [`Lang::msg`].
@@ -102,6 +102,23 @@ impl Shell {
             Lang::Zh => "zh",
             Lang::En => "en",
         }
+    }
+}
+
+/// A whole number however many references a template puts around it.
+pub trait Int {
+    fn int(&self) -> i64;
+}
+
+impl Int for i64 {
+    fn int(&self) -> i64 {
+        *self
+    }
+}
+
+impl<T: Int + ?Sized> Int for &T {
+    fn int(&self) -> i64 {
+        (**self).int()
     }
 }
 

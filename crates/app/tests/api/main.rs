@@ -13,6 +13,7 @@ mod confirm_pages;
 mod crash;
 mod demands;
 mod flow_pages;
+mod i18n_pages;
 mod idempotency;
 mod insight;
 mod mediation;
