@@ -69,7 +69,7 @@ fn refused_security(
     let fs = kernel::FormState::new(which, &()).refused(e, shown, lang);
     page.fs = fs.unwrap_or_else(|| {
         let mut f = kernel::FormState::new(which, &());
-        f.message = Some(e.message().to_string());
+        f.message = Some(lang.msg(&e.message()));
         f
     });
     (page.fs.status(), render(&page)).into_response()
@@ -411,8 +411,13 @@ async fn logout_submit(State(ctx): State<Ctx>, Auth(p): Auth, Form(f): Form<Csrf
 pub struct AuditItem {
     pub seq: i64,
     pub at: String,
+    /// The action's label, or its code when the catalogue has none.
     pub action: String,
+    pub action_known: bool,
+    /// The object's kind (label or code) and id.
     pub object: String,
+    pub object_known: bool,
+    pub object_id: String,
     pub actor: String,
     pub detail: String,
 }
@@ -471,11 +476,16 @@ async fn audit_page(
                 }
                 None => lang.t("event.system").to_string(),
             };
+            let action = lang.t_opt(&format!("audit.action.{}", r.action));
+            let object = lang.t_opt(&format!("audit.object.{}", r.object_type));
             items.push(AuditItem {
                 seq: r.seq,
-                at: kernel::clock::to_display(r.at_ms),
-                action: r.action,
-                object: format!("{} {}", r.object_type, r.object_id.unwrap_or_default()),
+                at: lang.datetime(r.at_ms),
+                action_known: action.is_some(),
+                action: action.map_or(r.action, str::to_string),
+                object_known: object.is_some(),
+                object: object.map_or(r.object_type, str::to_string),
+                object_id: r.object_id.unwrap_or_default(),
                 actor,
                 detail: r.detail,
             });

@@ -18,7 +18,6 @@ use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use kernel::clock::to_display;
 use kernel::i18n::Lang;
 use kernel::page::PageParams;
 use kernel::shell::{render, Shell};
@@ -63,9 +62,9 @@ fn item(d: DemandRow, cats: &[Category], lang: Lang, now: i64) -> DemandItem {
         category: category_name(cats, &d.category, lang),
         status: d.status.as_str().to_string(),
         status_label: lang.t(&d.status.label_key()),
-        created_at: to_display(d.created_at),
+        created_at: lang.datetime(d.created_at),
         due: if running {
-            to_display(due_ms)
+            lang.datetime(due_ms)
         } else {
             String::new()
         },
@@ -133,20 +132,22 @@ impl MePage {
             "location",
             "photo",
         ];
-        self.errors
+        let other = self
+            .errors
             .0
             .iter()
             .filter(|(k, _)| !SHOWN.contains(&k.as_str()))
             .flat_map(|(_, v)| v.iter().cloned())
-            .collect::<Vec<_>>()
-            .join(";")
+            .collect::<Vec<_>>();
+        self.shell.lang.msgs(&other)
     }
 
+    /// The field's messages in the page's language.
     fn error(&self, field: &str) -> String {
         self.errors
             .0
             .get(field)
-            .map(|v| v.join(";"))
+            .map(|v| self.shell.lang.msgs(v))
             .unwrap_or_default()
     }
 }
@@ -673,7 +674,7 @@ async fn demand_page_for(
                 .filter(|o| o.id != d.id)
                 .map(|o| Choice {
                     value: o.id,
-                    label: format!("{} · {}", o.title, to_display(o.created_at)),
+                    label: format!("{} · {}", o.title, lang.datetime(o.created_at)),
                     selected: false,
                 })
                 .collect(),
@@ -754,7 +755,7 @@ async fn demand_page_for(
         events: events
             .into_iter()
             .map(|e| EventItem {
-                when: to_display(e.at_ms),
+                when: lang.datetime(e.at_ms),
                 what: lang.t(&format!("action.{}", e.action)).to_string(),
                 who: e
                     .actor_name

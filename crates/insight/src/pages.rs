@@ -21,7 +21,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use cases::rates::{Period, Rates};
-use kernel::clock::to_display;
 use kernel::i18n::Lang;
 use kernel::json::Query;
 use kernel::shell::{render, Shell};
@@ -94,7 +93,12 @@ fn today(ctx: &Ctx) -> i64 {
 
 /// The period asked for, or this month; an invalid one gives the error to
 /// show and this month.
-fn period_or_default(ctx: &Ctx, from: Option<&str>, to: Option<&str>) -> (Period, Option<String>) {
+fn period_or_default(
+    ctx: &Ctx,
+    lang: Lang,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> (Period, Option<String>) {
     let default = || {
         let (_, f, t) = model::presets(today(ctx)).remove(0);
         Period::parse(Some(&f), Some(&t)).expect("valid preset")
@@ -107,13 +111,7 @@ fn period_or_default(ctx: &Ctx, from: Option<&str>, to: Option<&str>) -> (Period
         Ok(p) => (p, None),
         Err(AppError::Validation(f)) => (
             default(),
-            Some(
-                f.0.values()
-                    .flatten()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(";"),
-            ),
+            Some(lang.msgs(&f.0.values().flatten().collect::<Vec<_>>())),
         ),
         Err(_) => (default(), None),
     }
@@ -244,8 +242,11 @@ fn demand_views(lines: Vec<DemandLine>, cats: &[CategoryName], lang: Lang) -> Ve
             category: dashboard::category_label(cats, &l.category, en(lang)),
             status_label: lang.t(&format!("status.{}", l.status)),
             channel: channel_label(&l.channel, lang),
-            created: to_display(l.created_at),
-            deadline: l.feedback_deadline.map(to_display).unwrap_or_default(),
+            created: lang.datetime(l.created_at),
+            deadline: l
+                .feedback_deadline
+                .map(|t| lang.datetime(t))
+                .unwrap_or_default(),
             assignee: l.assignee.unwrap_or_default(),
             overdue: l.overdue,
             escalated: l.escalation_level > 0,
@@ -314,7 +315,7 @@ async fn index(
     Auth(p): Auth,
     Query(q): Query<IndexQuery>,
 ) -> Response {
-    let (period, error) = period_or_default(&ctx, q.from.as_deref(), q.to.as_deref());
+    let (period, error) = period_or_default(&ctx, lang, q.from.as_deref(), q.to.as_deref());
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -473,37 +474,45 @@ fn tiles(d: &Dashboard, lang: Lang, q: &str, supervises: bool) -> Vec<Tile> {
     vec![
         Tile {
             label: t("insight.created"),
-            value: d.created.to_string(),
-            detail: format!("{} {}", t("insight.previous"), d.previous_created),
+            value: lang.number(d.created),
+            detail: format!(
+                "{} {}",
+                t("insight.previous"),
+                lang.number(d.previous_created)
+            ),
             delta: cd,
             delta_class: cc,
             href: format!("/insight/demands?{q}"),
         },
         Tile {
             label: t("insight.late"),
-            value: d.late.to_string(),
-            detail: format!("{} {}", t("insight.previous"), d.previous_late),
+            value: lang.number(d.late),
+            detail: format!("{} {}", t("insight.previous"), lang.number(d.previous_late)),
             delta: ld,
             delta_class: lc,
             href: format!("/insight/demands?{q}&list=late"),
         },
         Tile {
             label: t("insight.escalated"),
-            value: d.escalated.to_string(),
-            detail: format!("{} {}", t("insight.previous"), d.previous_escalated),
+            value: lang.number(d.escalated),
+            detail: format!(
+                "{} {}",
+                t("insight.previous"),
+                lang.number(d.previous_escalated)
+            ),
             delta: ed,
             delta_class: ec,
             href: String::new(),
         },
         Tile {
             label: t("insight.open_now"),
-            value: d.now.open.to_string(),
+            value: lang.number(d.now.open),
             detail: format!(
                 "{} {} · {} {}",
                 t("insight.overdue_now"),
-                d.now.overdue,
+                lang.number(d.now.overdue),
                 t("insight.escalated_now"),
-                d.now.escalated
+                lang.number(d.now.escalated)
             ),
             delta: String::new(),
             delta_class: "same",
@@ -537,7 +546,12 @@ fn indicator_tiles(d: &Dashboard, lang: Lang) -> Vec<Tile> {
             Tile {
                 label: i.label(en(lang)),
                 value: if den > 0 { pct(now) } else { "—".into() },
-                detail: format!("{num}/{den} · {} {before_text}", lang.t("insight.previous")),
+                detail: format!(
+                    "{}/{} · {} {before_text}",
+                    lang.number(num),
+                    lang.number(den),
+                    lang.t("insight.previous")
+                ),
                 delta: match (den > 0 && had, dl.as_str()) {
                     (false, _) => String::new(),
                     (true, "→") => dl,
@@ -552,7 +566,8 @@ fn indicator_tiles(d: &Dashboard, lang: Lang) -> Vec<Tile> {
 
 fn charts(d: &Dashboard, cats: &[CategoryName], lang: Lang) -> Vec<Chart> {
     let e = en(lang);
-    let labels: Vec<String> = d.trend.iter().map(|t| t.label.clone()).collect();
+    // Axis and row labels: "03-01" (days, weeks) or "2025-03" (months), per locale.
+    let labels: Vec<String> = d.trend.iter().map(|t| lang.when(&t.label)).collect();
     let mut out = Vec::new();
 
     // 1. The indicators' trend (a bucket without data is a gap).
@@ -592,7 +607,7 @@ fn charts(d: &Dashboard, cats: &[CategoryName], lang: Lang) -> Vec<Chart> {
                             }
                         })
                         .collect();
-                    (t.label.clone(), cells)
+                    (lang.when(&t.label), cells)
                 })
                 .collect(),
         },
@@ -656,10 +671,10 @@ fn charts(d: &Dashboard, cats: &[CategoryName], lang: Lang) -> Vec<Chart> {
                 .map(|(i, t)| {
                     let mut cells: Vec<String> = series
                         .iter()
-                        .map(|s| format!("{}", s.values[i].unwrap_or(0.0) as i64))
+                        .map(|s| lang.number(s.values[i].unwrap_or(0.0) as i64))
                         .collect();
-                    cells.push(t.created.to_string());
-                    (t.label.clone(), cells)
+                    cells.push(lang.number(t.created));
+                    (lang.when(&t.label), cells)
                 })
                 .collect(),
         },
@@ -696,7 +711,7 @@ fn charts(d: &Dashboard, cats: &[CategoryName], lang: Lang) -> Vec<Chart> {
                 .map(|c| {
                     (
                         if e { c.name_en.clone() } else { c.name.clone() },
-                        vec![c.count.to_string(), pct(c.share)],
+                        vec![lang.number(c.count), pct(c.share)],
                     )
                 })
                 .collect(),
@@ -732,7 +747,7 @@ fn charts(d: &Dashboard, cats: &[CategoryName], lang: Lang) -> Vec<Chart> {
                 .map(|c| {
                     (
                         if e { c.name_en.clone() } else { c.name.clone() },
-                        vec![c.count.to_string(), pct(c.share)],
+                        vec![lang.number(c.count), pct(c.share)],
                     )
                 })
                 .collect(),
@@ -825,7 +840,7 @@ async fn league_page(
     Auth(p): Auth,
     Query(q): Query<LeaguePageQuery>,
 ) -> Response {
-    let (period, error) = period_or_default(&ctx, q.from.as_deref(), q.to.as_deref());
+    let (period, error) = period_or_default(&ctx, lang, q.from.as_deref(), q.to.as_deref());
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -910,7 +925,7 @@ async fn render_league(
                 arrow_class,
                 movement_label,
                 name: it.name.clone(),
-                place: it.place.clone().unwrap_or_default(),
+                place: lang.msg(it.place.as_deref().unwrap_or_default()),
                 href: match kind {
                     LeagueKind::Butler => String::new(),
                     _ => format!(
@@ -1109,7 +1124,7 @@ async fn weights_form(
     }
     let org = Some(org_s.as_str()).filter(|s| !s.is_empty());
     let kind = api::parse_kind(Some(&kind_s)).unwrap_or(LeagueKind::Compound);
-    let (period, _) = period_or_default(&ctx, Some(&from_s), Some(&to_s));
+    let (period, _) = period_or_default(&ctx, lang, Some(&from_s), Some(&to_s));
     let result = if bad {
         Err(AppError::Validation(numbers))
     } else {
@@ -1227,7 +1242,7 @@ async fn demands_page(
     Auth(p): Auth,
     Query(q): Query<DemandsQuery>,
 ) -> Response {
-    let (period, error) = period_or_default(&ctx, q.from.as_deref(), q.to.as_deref());
+    let (period, error) = period_or_default(&ctx, lang, q.from.as_deref(), q.to.as_deref());
     let late = q.list.as_deref() == Some("late");
     let result = async {
         if p.roots_for(Role::CASE_STAFF).is_empty() {

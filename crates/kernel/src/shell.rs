@@ -72,6 +72,27 @@ impl Shell {
         self.lang.t(key)
     }
 
+    /// A date or instant of the API ("2026-11-29", RFC 3339…) shown in the
+    /// page's language; see [`Lang::when`].
+    pub fn when(&self, s: impl AsRef<str>) -> String {
+        self.lang.when(s.as_ref())
+    }
+
+    /// An instant (Unix ms) shown in the page's language.
+    pub fn datetime(&self, ms: impl Int) -> String {
+        self.lang.datetime(ms.int())
+    }
+
+    /// A count, grouped by thousands when large.
+    pub fn num(&self, n: impl Int) -> String {
+        self.lang.number(n.int())
+    }
+
+    /// A server message in the page's language; see [`Lang::msg`].
+    pub fn msg(&self, zh: impl AsRef<str>) -> String {
+        self.lang.msg(zh.as_ref())
+    }
+
     pub fn lang_code(&self) -> &'static str {
         self.lang.code()
     }
@@ -81,6 +102,23 @@ impl Shell {
             Lang::Zh => "zh",
             Lang::En => "en",
         }
+    }
+}
+
+/// A whole number however many references a template puts around it.
+pub trait Int {
+    fn int(&self) -> i64;
+}
+
+impl Int for i64 {
+    fn int(&self) -> i64 {
+        *self
+    }
+}
+
+impl<T: Int + ?Sized> Int for &T {
+    fn int(&self) -> i64 {
+        (**self).int()
     }
 }
 

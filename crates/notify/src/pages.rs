@@ -12,7 +12,6 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use kernel::clock::to_display;
 use kernel::i18n::Lang;
 use kernel::json::Query;
 use kernel::page::PageParams;
@@ -68,9 +67,11 @@ async fn inbox(
         .into_iter()
         .map(|r| Item {
             label: kind_label(lang, &r.kind),
-            body: r.body.unwrap_or_default(),
+            // The body quotes the demand (the resident's words); a system
+            // text in it (超期未办…) is shown in the page's language.
+            body: lang.msg(r.body.as_deref().unwrap_or_default()),
             link: r.link.filter(|l| l.starts_with('/')).unwrap_or_default(),
-            at: to_display(r.created_at),
+            at: lang.datetime(r.created_at),
             unread: r.read_at.is_none(),
             id: r.id,
             title: r.title,

@@ -22,7 +22,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use kernel::clock::to_display;
 use kernel::i18n::Lang;
 use kernel::shell::{render, Shell};
 use kernel::{AppError, AppResult, Ctx, Principal};
@@ -62,16 +61,10 @@ fn t(lang: Lang, prefix: &str, code: &str) -> &'static str {
 /// themselves.
 fn refusal_text(e: &AppError, lang: Lang) -> Option<String> {
     match e {
-        AppError::Validation(f) => Some(
-            f.0.values()
-                .flatten()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(";"),
-        ),
-        AppError::Conflict { message, .. } => Some(message.to_string()),
+        AppError::Validation(f) => Some(lang.msgs(&f.0.values().flatten().collect::<Vec<_>>())),
+        AppError::Conflict { message, .. } => Some(lang.msg(message)),
         AppError::Forbidden => Some(lang.t("error.forbidden").to_string()),
-        AppError::PayloadTooLarge => Some(e.message().to_string()),
+        AppError::PayloadTooLarge => Some(lang.msg(&e.message())),
         _ => None,
     }
 }
@@ -84,9 +77,14 @@ fn hours(h: f64) -> String {
     }
 }
 
-fn percent(x: Option<f64>) -> String {
-    x.map(|v| format!("{:.0}%", v * 100.0))
-        .unwrap_or_else(|| "—".into())
+fn percent(x: Option<f64>, lang: Lang) -> String {
+    x.map(|v| lang.percent(v)).unwrap_or_else(|| "—".into())
+}
+
+/// "from – to" of two API dates, shown in the page's language; an open end
+/// stays empty.
+fn span(lang: Lang, from: &str, to: &str) -> String {
+    format!("{} – {}", lang.when(from), lang.when(to))
 }
 
 fn local_now(ms: i64) -> String {
@@ -96,12 +94,6 @@ fn local_now(ms: i64) -> String {
         .single()
         .map(|t| t.format("%Y-%m-%dT%H:%M").to_string())
         .unwrap_or_default()
-}
-
-fn shown(rfc3339: &str) -> String {
-    kernel::clock::from_rfc3339(rfc3339)
-        .map(to_display)
-        .unwrap_or_else(|| rfc3339.to_string())
 }
 
 async fn with_error<F>(status: StatusCode, render_page: F) -> Response
@@ -322,7 +314,13 @@ async fn render_index(
                 pad: if depth == 0 {
                     String::new()
                 } else {
-                    format!("{}└ ", "\u{3000}".repeat(depth - 1))
+                    // An ideographic space indents Chinese; an em space English.
+                    let indent = if lang == Lang::En {
+                        "\u{2003}"
+                    } else {
+                        "\u{3000}"
+                    };
+                    format!("{}└ ", indent.repeat(depth - 1))
                 },
                 current: cur == Some(o.id.as_str()),
             });
@@ -376,12 +374,7 @@ async fn fill_current(
         name: o.name.clone(),
         kind: t(lang, "party.kind", o.kind.as_str()),
         kind_code: o.kind.as_str(),
-        area: o
-            .areas
-            .iter()
-            .map(|a| a.name.clone())
-            .collect::<Vec<_>>()
-            .join("、"),
+        area: lang.join(&o.areas.iter().map(|a| a.name.as_str()).collect::<Vec<_>>()),
         manage,
         centre: detail
             .service_centre
@@ -393,7 +386,7 @@ async fn fill_current(
             .map(|x| OfficerItem {
                 position: t(lang, "party.position", x.position.as_str()),
                 name: x.name,
-                term: format!("{} – {}", x.term_start, x.term_end.unwrap_or_default()),
+                term: span(lang, &x.term_start, &x.term_end.unwrap_or_default()),
             })
             .collect(),
     });
@@ -424,17 +417,17 @@ async fn fill_current(
     })
     .collect();
     page.stats = Some(StatsBlock {
-        from: s.from.clone(),
-        to: s.to.clone(),
+        from: lang.when(&s.from),
+        to: lang.when(&s.to),
         members: st.members,
         registered_here: st.registered_here,
         in_service_registered: st.in_service_registered,
-        coverage: percent(st.registration_coverage),
+        coverage: percent(st.registration_coverage, lang),
         service_hours: hours(st.service_hours),
         pending_hours: hours(st.service_hours_pending),
         points: st.service_points,
         activities: st.activities,
-        attendance: percent(st.attendance_rate),
+        attendance: percent(st.attendance_rate, lang),
         floating_overdue: st.floating_overdue,
         bars,
         status_line: format!(
@@ -446,7 +439,7 @@ async fn fill_current(
             lang.t("party.status.activist"),
             st.by_status.activist
         ),
-        quarter: format!("{} – {}", s.quarter_from, s.quarter_to),
+        quarter: span(lang, &s.quarter_from, &s.quarter_to),
         three: s
             .three_meetings
             .iter()
@@ -466,9 +459,9 @@ async fn fill_current(
                 (
                     b.org.name.clone(),
                     b.stats.members,
-                    percent(b.stats.registration_coverage),
+                    percent(b.stats.registration_coverage, lang),
                     hours(b.stats.service_hours),
-                    percent(b.stats.attendance_rate),
+                    percent(b.stats.attendance_rate, lang),
                 )
             })
             .collect(),
@@ -506,7 +499,7 @@ async fn fill_current(
             },
             kind: t(lang, "party.activity", a.kind.as_str()),
             org: a.org.name,
-            when: shown(&a.held_at),
+            when: lang.when(&a.held_at),
         })
         .collect();
     if manage {
@@ -519,7 +512,7 @@ async fn fill_current(
                 member: s.member_name,
                 hours: hours(s.hours),
                 what: s.description,
-                on: s.served_on,
+                on: lang.when(&s.served_on),
                 version: s.version,
                 self_reported: s.self_reported,
             })
@@ -547,7 +540,7 @@ async fn fill_current(
             direction: t(lang, "party.dir", a.direction.as_str()),
             position: a.position,
             compound: a.compound_name,
-            since: a.started_on,
+            since: lang.when(&a.started_on),
         })
         .collect();
     page.tasks = api::task_views(ctx, scope, store::tasks_of(&ctx.db, &sub).await?)
@@ -557,7 +550,7 @@ async fn fill_current(
         .map(|t| TaskItem {
             title: t.title,
             description: t.description,
-            claimed: t.claimed_by.join("、"),
+            claimed: lang.join(&t.claimed_by),
         })
         .collect();
     Ok(())
@@ -716,8 +709,11 @@ async fn render_member(
     push("party.group", v.group.as_ref().map(|g| g.name.clone()));
     push("party.phone", v.phone.clone());
     push("party.id_card", v.id_card.clone());
-    push("party.joined_on", v.joined_on.clone());
-    push("party.full_on", v.full_on.clone());
+    push(
+        "party.joined_on",
+        v.joined_on.as_deref().map(|d| lang.when(d)),
+    );
+    push("party.full_on", v.full_on.as_deref().map(|d| lang.when(d)));
     push("party.household", v.household.clone());
     push("party.work_unit", v.work_unit.clone());
     push(
@@ -726,12 +722,15 @@ async fn render_member(
             format!(
                 "{} · {}",
                 r.org_name,
-                r.registered_on.clone().unwrap_or_default()
+                lang.when(r.registered_on.as_deref().unwrap_or_default())
             )
         }),
     );
     push("party.whereabouts", v.whereabouts.clone());
-    push("party.away_since", v.away_since.clone());
+    push(
+        "party.away_since",
+        v.away_since.as_deref().map(|d| lang.when(d)),
+    );
     push("party.away_reason", v.away_reason.clone());
     let mut marks = Vec::new();
     if v.central_household {
@@ -788,29 +787,26 @@ async fn render_member(
         last_checkin: d
             .floating
             .as_ref()
-            .and_then(|f| f.last_checkin.as_deref().map(shown))
+            .and_then(|f| f.last_checkin.as_deref().map(|t| lang.when(t)))
             .unwrap_or_default(),
         checkins: d
             .checkins
             .iter()
             .map(|c| HistoryItem {
-                when: shown(&c.at),
-                what: c.place.clone(),
-                note: format!(
-                    "{}{}",
-                    t(lang, "party.channel", c.channel.as_str()),
-                    c.note
-                        .as_ref()
-                        .map(|n| format!(" · {n}"))
-                        .unwrap_or_default()
-                ),
+                when: lang.when(&c.at),
+                // The place and the note are the member's words.
+                what: match &c.note {
+                    Some(n) => format!("{} · {n}", c.place),
+                    None => c.place.clone(),
+                },
+                note: t(lang, "party.channel", c.channel.as_str()).to_string(),
             })
             .collect(),
         transfers: d
             .transfers
             .iter()
             .map(|x| HistoryItem {
-                when: x.transferred_on.clone(),
+                when: lang.when(&x.transferred_on),
                 what: format!("{} → {}", x.from.name, x.to.name),
                 note: x.reason.clone().unwrap_or_default(),
             })
@@ -819,13 +815,13 @@ async fn render_member(
             .offices
             .iter()
             .map(|o| HistoryItem {
-                when: format!(
-                    "{} – {}",
-                    o.term_start,
-                    o.ended_on
+                when: span(
+                    lang,
+                    &o.term_start,
+                    &o.ended_on
                         .clone()
                         .or(o.term_end.clone())
-                        .unwrap_or_default()
+                        .unwrap_or_default(),
                 ),
                 what: format!(
                     "{} {}",
@@ -843,11 +839,7 @@ async fn render_member(
             .appointments
             .iter()
             .map(|x| HistoryItem {
-                when: format!(
-                    "{} – {}",
-                    x.started_on,
-                    x.ended_on.clone().unwrap_or_default()
-                ),
+                when: span(lang, &x.started_on, &x.ended_on.clone().unwrap_or_default()),
                 what: format!(
                     "{} {} {}",
                     x.compound_name,
@@ -861,7 +853,7 @@ async fn render_member(
             .service
             .iter()
             .map(|s| ServiceItem {
-                on: s.served_on.clone(),
+                on: lang.when(&s.served_on),
                 hours: hours(s.hours),
                 what: s.description.clone(),
                 org: s.org.name.clone(),
@@ -874,7 +866,7 @@ async fn render_member(
             .attendance
             .iter()
             .map(|x| HistoryItem {
-                when: shown(&x.held_at),
+                when: lang.when(&x.held_at),
                 what: format!(
                     "{} · {}",
                     t(lang, "party.activity", x.kind.as_str()),
@@ -1560,7 +1552,7 @@ async fn render_activity(
         theme: d.item.theme.clone().unwrap_or_default(),
         org: d.item.org.name.clone(),
         org_id: d.item.org.id.clone(),
-        when: shown(&d.item.held_at),
+        when: lang.when(&d.item.held_at),
         place: d.item.place.clone(),
         minutes: d.minutes.clone().unwrap_or_default(),
         present: d.item.present,

@@ -28,12 +28,21 @@ pub fn routes() -> Router<Ctx> {
 struct MyDataPage {
     shell: Shell,
     data: MyData,
+    /// Category code → name in the page's language.
+    categories: std::collections::HashMap<String, String>,
     flash: Option<&'static str>,
     /// The refused form (`correction` or `deletion`).
     fs: kernel::FormState,
 }
 
 impl MyDataPage {
+    fn category_label(&self, code: &str) -> String {
+        self.categories
+            .get(code)
+            .cloned()
+            .unwrap_or_else(|| code.to_string())
+    }
+
     fn status_label(&self, r: &RequestView) -> &'static str {
         self.shell.t(match r.status.as_str() {
             "pending" => "rights.status_pending",
@@ -65,11 +74,24 @@ async fn render_mine(
     flash: Option<&'static str>,
     fs: kernel::FormState,
 ) -> Response {
-    match super::my_data(ctx, p, "view").await {
-        Ok(data) => {
+    let loaded = async {
+        let data = super::my_data(ctx, p, "view").await?;
+        let categories = cases::store::categories(&ctx.db)
+            .await?
+            .into_iter()
+            .map(|c| {
+                let name = if lang == Lang::En { c.name_en } else { c.name };
+                (c.code, name)
+            })
+            .collect();
+        Ok::<_, AppError>((data, categories))
+    };
+    match loaded.await {
+        Ok((data, categories)) => {
             let page = MyDataPage {
                 shell: Shell::new(lang, "rights.title", "me", Some(p)),
                 data,
+                categories,
                 flash,
                 fs,
             };

@@ -280,7 +280,10 @@ async fn the_auditor_reads_the_audit_log_page() {
         html.contains("审计日志") && html.contains("校验通过"),
         "the chain is verified on the page"
     );
-    assert!(html.contains("login"), "the auditor's own login is listed");
+    assert!(
+        html.contains("<td>登录</td>"),
+        "the auditor's own login is listed, by its label"
+    );
     assert!(html.contains("href=\"/audit\""), "the nav leads there");
     assert!(
         !html.contains("href=\"/work\""),

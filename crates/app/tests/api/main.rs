@@ -14,6 +14,7 @@ mod crash;
 mod demands;
 mod flow_pages;
 mod form_errors;
+mod i18n_pages;
 mod idempotency;
 mod import_jobs;
 mod insight;

@@ -304,7 +304,8 @@ async fn a_dispute_demand_is_mediated_from_its_page_to_an_agreement() {
     assert_eq!(location(&r), path);
     let (_, html) = page(&app, &property, &path).await;
     assert!(html.contains("3号楼1单元楼道") && html.contains("双方到场,各自陈述,情绪平复"));
-    assert!(html.contains(&local_ago(&app, 90).replace('T', " ")));
+    // Shown as 2026年11月29日 07:30 on the Chinese page.
+    assert!(html.contains(&kernel::i18n::Lang::Zh.when(&local_ago(&app, 90))));
     let version = hidden(&html, "version");
 
     // A session with a bad time: the page again with the reason.

@@ -25,7 +25,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use chrono::{NaiveDateTime, TimeZone};
-use kernel::clock::{shanghai, to_display};
+use kernel::clock::shanghai;
 use kernel::i18n::Lang;
 use kernel::shell::{render, Shell};
 use kernel::{AppError, AppResult, Ctx, FieldErrors, OrgPath, Principal};
@@ -78,13 +78,6 @@ fn status_label(lang: Lang, s: MediationStatus) -> &'static str {
     lang.t(&format!("mediation.status.{}", s.as_str()))
 }
 
-/// "2026-11-29 09:18" from the API's RFC 3339.
-fn shown(rfc3339: &str) -> String {
-    kernel::clock::from_rfc3339(rfc3339)
-        .map(to_display)
-        .unwrap_or_else(|| rfc3339.to_string())
-}
-
 /// A `datetime-local` value ("2026-11-29T09:00", seconds optional; a space
 /// instead of the T from browsers that show a text box) read as Beijing
 /// time, in RFC 3339 with +08:00. Anything else goes on unchanged for the
@@ -116,14 +109,8 @@ fn now_local(ms: i64) -> String {
 /// answer as themselves.
 fn refusal_text(e: &AppError, lang: Lang) -> Option<String> {
     match e {
-        AppError::Validation(f) => Some(
-            f.0.values()
-                .flatten()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(";"),
-        ),
-        AppError::Conflict { message, .. } => Some(message.to_string()),
+        AppError::Validation(f) => Some(lang.msgs(&f.0.values().flatten().collect::<Vec<_>>())),
+        AppError::Conflict { message, .. } => Some(lang.msg(message)),
         AppError::Forbidden => Some(lang.t("error.forbidden").to_string()),
         _ => None,
     }
@@ -193,7 +180,7 @@ impl ListPage {
         self.errors
             .0
             .get(field)
-            .map(|v| v.join(";"))
+            .map(|v| self.shell.lang.msgs(v))
             .unwrap_or_default()
     }
 
@@ -282,7 +269,7 @@ async fn render_list(
         .map(|m| CaseRow {
             status: m.status.as_str(),
             status_label: status_label(lang, m.status),
-            created_at: to_display(m.created_at),
+            created_at: lang.datetime(m.created_at),
             from_demand: m.demand_id.is_some(),
             compound: m.compound_name,
             id: m.id,
@@ -436,7 +423,7 @@ async fn open(
                             rest.extend(msgs);
                         }
                     }
-                    (inline, (!rest.is_empty()).then(|| rest.join(";")))
+                    (inline, (!rest.is_empty()).then(|| lang.msgs(&rest)))
                 }
                 other => match refusal_text(&other, lang) {
                     Some(msg) => (FieldErrors::new(), Some(msg)),
@@ -577,8 +564,8 @@ async fn render_case(
         status_label: status_label(lang, m.status),
         compound: m.compound_name.clone(),
         demand_id,
-        created_at: to_display(m.created_at),
-        closed_at: m.closed_at.map(to_display).unwrap_or_default(),
+        created_at: lang.datetime(m.created_at),
+        closed_at: m.closed_at.map(|t| lang.datetime(t)).unwrap_or_default(),
         summary: v.summary.clone(),
         parties: v
             .parties
@@ -601,7 +588,7 @@ async fn render_case(
             .iter()
             .rev()
             .map(|s| SessionItem {
-                when: shown(&s.held_at),
+                when: lang.when(&s.held_at),
                 place: s.place.clone(),
                 notes: s.notes.clone(),
                 by: s.recorded_by.clone().unwrap_or_default(),
@@ -612,14 +599,14 @@ async fn render_case(
             label: lang.t(&format!("mediation.outcome.{}", o.kind.as_str())),
             agreement: o.agreement_text.clone().unwrap_or_default(),
             note: o.note.clone().unwrap_or_default(),
-            at: o.at.as_deref().map(shown).unwrap_or_default(),
+            at: o.at.as_deref().map(|t| lang.when(t)).unwrap_or_default(),
         }),
         followups: v
             .followups
             .iter()
             .rev()
             .map(|f| FollowupItem {
-                when: shown(&f.visited_at),
+                when: lang.when(&f.visited_at),
                 notes: f.notes.clone(),
                 satisfied: match f.satisfied {
                     Some(true) => lang.t("mediation.satisfied_yes"),
