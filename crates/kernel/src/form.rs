@@ -113,9 +113,11 @@ impl FormState {
         match e {
             AppError::Validation(f) => {
                 for (field, msgs) in &f.0 {
+                    // The server's messages are Chinese; pages show them in
+                    // their own language (the API keeps the Chinese).
                     if shown.contains(&field.as_str()) {
                         for m in msgs {
-                            self.errors.add(field.clone(), m.clone());
+                            self.errors.add(field.clone(), lang.msg(m));
                         }
                     } else {
                         other.extend(msgs.iter().cloned());
@@ -128,7 +130,7 @@ impl FormState {
             _ => return None,
         }
         if !other.is_empty() {
-            self.message = Some(other.join(";"));
+            self.message = Some(lang.msgs(&other));
         }
         Some(self)
     }

@@ -491,7 +491,7 @@ async fn job_page(
 
 /// Every bad cell of a rejected import as CSV (UTF-8 with a BOM, so Excel
 /// reads the Chinese).
-async fn errors_csv(Auth(p): Auth, Path(id): Path<String>) -> Response {
+async fn errors_csv(lang: Lang, Auth(p): Auth, Path(id): Path<String>) -> Response {
     let job = match job_for(&p, &id) {
         Ok(j) => j,
         Err(e) => return e.into_response(),
@@ -505,13 +505,20 @@ async fn errors_csv(Auth(p): Auth, Path(id): Path<String>) -> Response {
         };
         format!("\"{}\"", s.replace('"', "\"\""))
     };
-    let mut out = String::from("\u{feff}行,列,问题\r\n");
+    // A byte-order mark so Excel reads the UTF-8; the header and the
+    // messages in the language of the page the report was fetched from.
+    let mut out = format!(
+        "\u{feff}{},{},{}\r\n",
+        lang.t("import.row"),
+        lang.t("import.column"),
+        lang.t("import.problem")
+    );
     for e in &job.errors {
         out.push_str(&format!(
             "{},{},{}\r\n",
             e.row,
             cell(&e.column),
-            cell(&e.message)
+            cell(&lang.msg(&e.message))
         ));
     }
     (

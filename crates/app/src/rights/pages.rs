@@ -84,7 +84,7 @@ async fn render_mine(
                 (c.code, name)
             })
             .collect();
-        Ok::<_, AppError>((data, categories))
+        Ok::<_, kernel::AppError>((data, categories))
     };
     match loaded.await {
         Ok((data, categories)) => {
