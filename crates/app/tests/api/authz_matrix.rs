@@ -67,125 +67,125 @@ const MATRIX: &[(&str, &str, &str)] = &[
     // property-xc, property-fh, branch-fh, community-zq, street-cb,
     // district-ls, village-xmz, approval-lx, expert-1, grid-cz, auditor,
     // matrix-sysadmin, matrix-secadmin.
-    ("POST",   "/api/v1/admin/accounts",                            "133333333333333333"),
+    ("POST",   "/api/v1/admin/accounts",                            "1333333333333333A3"),
     ("GET",    "/api/v1/audit/events",                              "133333333333333A33"),
-    ("POST",   "/api/v1/auth/login",                                "1AAAAAAAAAAAAAAA33"),
-    ("POST",   "/api/v1/auth/logout",                               "1AAAAAAAAAAAAAAA33"),
-    ("GET",    "/api/v1/demand-categories",                         "AAAAAAAAAAAAAAAA33"),
-    ("PUT",    "/api/v1/demand-categories/{code}",                  "133333333323333333"),
-    ("GET",    "/api/v1/demands",                                   "1AAAAAAAAAAAAAAA33"),
-    ("POST",   "/api/v1/demands",                                   "122222222222222233"),
-    ("GET",    "/api/v1/demands/inbox",                             "1AAAAAAAAAAAAAAA33"),
-    ("GET",    "/api/v1/demands/similar",                           "1AAAAAAAAAAAAAAA33"),
-    ("GET",    "/api/v1/demands/{id}",                              "1A44AA44AAA4444433"),
-    ("POST",   "/api/v1/demands/{id}/attachments",                  "100000000000000033"),
-    ("GET",    "/api/v1/demands/{id}/attachments/{attachment}",     "144444444444444433"),
-    ("POST",   "/api/v1/demands/{id}/rating",                       "194499449994444433"),
-    ("POST",   "/api/v1/demands/{id}/support",                      "199444444444444433"),
-    ("POST",   "/api/v1/demands/{id}/transitions",                  "194499449994444433"),
-    ("PUT",    "/api/v1/insight/compounds/{id}/company",            "14443344AAA4444433"),
-    ("GET",    "/api/v1/insight/dashboard",                         "133322222222332333"),
-    ("GET",    "/api/v1/insight/league",                            "133322222222332333"),
-    ("GET",    "/api/v1/insight/rates",                             "133322222222332333"),
-    ("GET",    "/api/v1/insight/report.xlsx",                       "133322222222332333"),
+    ("POST",   "/api/v1/auth/login",                                "1AAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/auth/logout",                               "1AAAAAAAAAAAAAAAAA"),
+    ("GET",    "/api/v1/demand-categories",                         "AAAAAAAAAAAAAAAAAA"),
+    ("PUT",    "/api/v1/demand-categories/{code}",                  "1333333333A3333333"),
+    ("GET",    "/api/v1/demands",                                   "1AAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/demands",                                   "1A22AA22AAA2222222"),
+    ("GET",    "/api/v1/demands/inbox",                             "1AAAAAAAAAAAAAAAAA"),
+    ("GET",    "/api/v1/demands/similar",                           "1AAAAAAAAAAAAAAAAA"),
+    ("GET",    "/api/v1/demands/{id}",                              "1A44AA44AAA4444444"),
+    ("POST",   "/api/v1/demands/{id}/attachments",                  "1A44AA44AAA4444444"),
+    ("GET",    "/api/v1/demands/{id}/attachments/{attachment}",     "1A44AA44AAA4444444"),
+    ("POST",   "/api/v1/demands/{id}/rating",                       "194499449994444444"),
+    ("POST",   "/api/v1/demands/{id}/support",                      "199444444444444444"),
+    ("POST",   "/api/v1/demands/{id}/transitions",                  "13443A44AAA4444444"),
+    ("PUT",    "/api/v1/insight/compounds/{id}/company",            "14443344AAA4444444"),
+    ("GET",    "/api/v1/insight/dashboard",                         "1333AA44AAA4334333"),
+    ("GET",    "/api/v1/insight/league",                            "1333AA44AAA4334333"),
+    ("GET",    "/api/v1/insight/rates",                             "1333AA44AAA4334333"),
+    ("GET",    "/api/v1/insight/report.xlsx",                       "1333AA44AAA4334333"),
     ("GET",    "/api/v1/insight/surveys",                           "1AAAAAAAAAAA33A333"),
-    ("POST",   "/api/v1/insight/surveys",                           "122233222222222233"),
-    ("GET",    "/api/v1/insight/surveys/{id}",                      "144444444444444433"),
-    ("POST",   "/api/v1/insight/surveys/{id}/answers",              "144444444444444433"),
-    ("POST",   "/api/v1/insight/surveys/{id}/publish",              "144444444444444433"),
-    ("GET",    "/api/v1/insight/weights",                           "1333AAAAAAAA33A333"),
+    ("POST",   "/api/v1/insight/surveys",                           "12223322AAA2222222"),
+    ("GET",    "/api/v1/insight/surveys/{id}",                      "1AA4AA44AAA4444444"),
+    ("POST",   "/api/v1/insight/surveys/{id}/answers",              "1AA433443334444444"),
+    ("POST",   "/api/v1/insight/surveys/{id}/publish",              "13343344AAA4444444"),
+    ("GET",    "/api/v1/insight/weights",                           "1333AA44AAA4334333"),
     ("PUT",    "/api/v1/insight/weights",                           "133333333323333333"),
-    ("GET",    "/api/v1/me",                                        "1AAAAAAAAAAAAAAA33"),
-    ("POST",   "/api/v1/me/password",                               "122222222222222233"),
+    ("GET",    "/api/v1/me",                                        "1AAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/me/corrections",                            "1AAA33333333333333"),
     ("GET",    "/api/v1/me/data",                                   "1AAA33333333333333"),
     ("GET",    "/api/v1/me/data.json",                              "1AAA33333333333333"),
     ("GET",    "/api/v1/me/data.xlsx",                              "1AAA33333333333333"),
-    ("POST",   "/api/v1/me/corrections",                            "122233333333333333"),
     ("POST",   "/api/v1/me/deletion-request",                       "1AAA33333333333333"),
-    ("POST",   "/api/v1/me/totp",                                   "133322222222222233"),
-    ("GET",    "/api/v1/mediation/cases",                           "1AAAAAAAAAAAAAAA33"),
-    ("POST",   "/api/v1/mediation/cases",                           "133322222222333333"),
-    ("GET",    "/api/v1/mediation/cases/{id}",                      "144444AA44A4444433"),
-    ("POST",   "/api/v1/mediation/cases/{id}/close",                "144444A94494444433"),
-    ("POST",   "/api/v1/mediation/cases/{id}/followups",            "144444224424444433"),
-    ("POST",   "/api/v1/mediation/cases/{id}/outcome",              "144444224424444433"),
-    ("POST",   "/api/v1/mediation/cases/{id}/sessions",             "144444224424444433"),
-    ("GET",    "/api/v1/notify/inbox",                              "1AAAAAAAAAAAAAAA33"),
-    ("POST",   "/api/v1/notify/inbox/read-all",                     "1AAAAAAAAAAAAAAA33"),
-    ("GET",    "/api/v1/notify/inbox/{id}",                         "144444444444444433"),
-    ("POST",   "/api/v1/notify/inbox/{id}/read",                    "144444444444444433"),
-    ("GET",    "/api/v1/notify/stream",                             "1AAAAAAAAAAAAAAA33"),
-    ("GET",    "/api/v1/notify/subscriptions",                      "1AAAAAAAAAAAAAAA33"),
-    ("POST",   "/api/v1/notify/subscriptions",                      "122222222222222233"),
-    ("DELETE", "/api/v1/notify/subscriptions/{id}",                 "144443344444444433"),
-    ("GET",    "/api/v1/notify/unread",                             "1AAAAAAAAAAAAAAA33"),
-    ("GET",    "/api/v1/notify/webhooks",                           "1AAAAAAAAAAAAAAA33"),
-    ("POST",   "/api/v1/notify/webhooks",                           "144433442224444433"),
-    ("GET",    "/api/v1/notify/webhooks/dead",                      "1AAAAAAAAAAAAAAA33"),
-    ("POST",   "/api/v1/notify/webhooks/dead/{id}/retry",           "144444444444444433"),
-    ("DELETE", "/api/v1/notify/webhooks/{id}",                      "144444444444444433"),
-    ("GET",    "/api/v1/notify/webhooks/{id}",                      "144444444444444433"),
-    ("PATCH",  "/api/v1/notify/webhooks/{id}",                      "144444444444444433"),
-    ("POST",   "/api/v1/notify/webhooks/{id}/test",                 "144444444444444433"),
-    ("GET",    "/api/v1/open311/keys",                              "1AAAAAAAAAAAAAAA33"),
-    ("POST",   "/api/v1/open311/keys",                              "14443344AAA4444433"),
-    ("DELETE", "/api/v1/open311/keys/{id}",                         "1444444444A4444433"),
-    ("GET",    "/api/v1/org/export.xlsx",                           "122222222222222233"),
-    ("GET",    "/api/v1/org/grids",                                 "1AAAAAAAAAAAAAAA33"),
-    ("POST",   "/api/v1/org/grids",                                 "122233222222222233"),
-    ("GET",    "/api/v1/org/households/{id}/residents",             "1A44AA44AAA4444433"),
-    ("POST",   "/api/v1/org/households/{id}/residents",             "13443344AAA4444433"),
-    ("POST",   "/api/v1/org/import",                                "1MMMMMMMMMMMMMMM33"),
-    ("POST",   "/api/v1/org/nodes",                                 "122222222222222233"),
-    ("DELETE", "/api/v1/org/nodes/{id}",                            "144433449994444433"),
-    ("GET",    "/api/v1/org/nodes/{id}",                            "1444AA44AAA4444433"),
-    ("PATCH",  "/api/v1/org/nodes/{id}",                            "14443344A994444433"),
-    ("GET",    "/api/v1/org/nodes/{id}/children",                   "1444AA44AAA4444433"),
+    ("POST",   "/api/v1/me/password",                               "1AAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/me/totp",                                   "1333AAAAAAAAAAAAAA"),
+    ("GET",    "/api/v1/mediation/cases",                           "1AAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/mediation/cases",                           "133322AA22A2333333"),
+    ("GET",    "/api/v1/mediation/cases/{id}",                      "144444AA44A4444444"),
+    ("POST",   "/api/v1/mediation/cases/{id}/close",                "144344994494444444"),
+    ("POST",   "/api/v1/mediation/cases/{id}/followups",            "144444AA44A4444444"),
+    ("POST",   "/api/v1/mediation/cases/{id}/outcome",              "144444994494444444"),
+    ("POST",   "/api/v1/mediation/cases/{id}/sessions",             "144444994494444444"),
+    ("GET",    "/api/v1/notify/inbox",                              "1AAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/notify/inbox/read-all",                     "1AAAAAAAAAAAAAAAAA"),
+    ("GET",    "/api/v1/notify/inbox/{id}",                         "1444A4444444444444"),
+    ("POST",   "/api/v1/notify/inbox/{id}/read",                    "1444A4444444444444"),
+    ("GET",    "/api/v1/notify/stream",                             "1AAAAAAAAAAAAAAAAA"),
+    ("GET",    "/api/v1/notify/subscriptions",                      "1AAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/notify/subscriptions",                      "1A44AA44A9A4444444"),
+    ("DELETE", "/api/v1/notify/subscriptions/{id}",                 "144444444A44444444"),
+    ("GET",    "/api/v1/notify/unread",                             "1AAAAAAAAAAAAAAAAA"),
+    ("GET",    "/api/v1/notify/webhooks",                           "1AAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/notify/webhooks",                           "14443344AAA4444444"),
+    ("GET",    "/api/v1/notify/webhooks/dead",                      "1AAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/notify/webhooks/dead/{id}/retry",           "14444444AAA4444444"),
+    ("DELETE", "/api/v1/notify/webhooks/{id}",                      "14444444AAA4444444"),
+    ("GET",    "/api/v1/notify/webhooks/{id}",                      "14444444AAA4444444"),
+    ("PATCH",  "/api/v1/notify/webhooks/{id}",                      "14444444AAA4444444"),
+    ("POST",   "/api/v1/notify/webhooks/{id}/test",                 "14444444AAA4444444"),
+    ("GET",    "/api/v1/open311/keys",                              "1AAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/open311/keys",                              "14443344AAA4444444"),
+    ("DELETE", "/api/v1/open311/keys/{id}",                         "14444444AAA4444444"),
+    ("GET",    "/api/v1/org/export.xlsx",                           "1444AA44AAA4444444"),
+    ("GET",    "/api/v1/org/grids",                                 "1AAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/org/grids",                                 "122222222222222222"),
+    ("GET",    "/api/v1/org/households/{id}/residents",             "1A44AA44AAA4444444"),
+    ("POST",   "/api/v1/org/households/{id}/residents",             "13443344AAA4444444"),
+    ("POST",   "/api/v1/org/import",                                "14443344AAA4444444"),
+    ("POST",   "/api/v1/org/nodes",                                 "12223322AAA2222222"),
+    ("DELETE", "/api/v1/org/nodes/{id}",                            "14443344AAA4444444"),
+    ("GET",    "/api/v1/org/nodes/{id}",                            "1444AA44AAA4444444"),
+    ("PATCH",  "/api/v1/org/nodes/{id}",                            "14443344AAA4444444"),
+    ("GET",    "/api/v1/org/nodes/{id}/children",                   "1444AA44AAA4444444"),
     ("GET",    "/api/v1/org/privacy-requests",                      "13333333AAAA333333"),
-    ("POST",   "/api/v1/org/privacy-requests/{id}/decision",        "122222222222222233"),
-    ("GET",    "/api/v1/org/residents/{id}",                        "1A44AA44AAA4444433"),
-    ("GET",    "/api/v1/org/tree",                                  "1AAAAAAAAAAAAAAA33"),
-    ("GET",    "/api/v1/party/activities",                          "1AAAAAAAAAAAAAAA33"),
-    ("POST",   "/api/v1/party/activities",                          "122222222222222233"),
-    ("GET",    "/api/v1/party/activities/{id}",                     "1444444A44A4444433"),
-    ("PATCH",  "/api/v1/party/activities/{id}",                     "1444444A4434444433"),
-    ("PUT",    "/api/v1/party/activities/{id}/attendance",          "1444444A4434444433"),
-    ("POST",   "/api/v1/party/activities/{id}/photos",              "100000000000000033"),
-    ("GET",    "/api/v1/party/activities/{id}/photos/{photo}",      "144444444444444433"),
-    ("GET",    "/api/v1/party/appointments",                        "1AAAAAAAAAAAAAAA33"),
-    ("POST",   "/api/v1/party/appointments",                        "122222222222222233"),
-    ("POST",   "/api/v1/party/appointments/{id}/end",               "144444424434444433"),
-    ("GET",    "/api/v1/party/butlers",                             "1AAAAAAAAAAAAAAA33"),
-    ("POST",   "/api/v1/party/butlers",                             "122222222222222233"),
-    ("POST",   "/api/v1/party/butlers/{id}/end",                    "144444424434444433"),
-    ("GET",    "/api/v1/party/me",                                  "1AAAAAAAAAAAAAAA33"),
-    ("GET",    "/api/v1/party/members",                             "1AAAAAAAAAAAAAAA33"),
-    ("POST",   "/api/v1/party/members",                             "122222222222222233"),
-    ("GET",    "/api/v1/party/members/export.xlsx",                 "122222222222222233"),
-    ("POST",   "/api/v1/party/members/import",                      "1MMMMMMMMMMMMMMM33"),
-    ("GET",    "/api/v1/party/members/{id}",                        "1444444A44A4444433"),
-    ("PATCH",  "/api/v1/party/members/{id}",                        "1444444A4434444433"),
-    ("GET",    "/api/v1/party/members/{id}/checkins",               "1444444A4434444433"),
-    ("POST",   "/api/v1/party/members/{id}/checkins",               "144444494434444433"),
-    ("DELETE", "/api/v1/party/members/{id}/registration",           "144444494434444433"),
-    ("POST",   "/api/v1/party/members/{id}/registration",           "144444424424444433"),
-    ("POST",   "/api/v1/party/members/{id}/status",                 "144444494434444433"),
-    ("POST",   "/api/v1/party/members/{id}/transfer",               "144444424434444433"),
-    ("POST",   "/api/v1/party/officers/{id}/end",                   "144444424434444433"),
-    ("GET",    "/api/v1/party/orgs",                                "1AAAAAAAAAAAAAAA33"),
-    ("POST",   "/api/v1/party/orgs",                                "122233222222222233"),
-    ("GET",    "/api/v1/party/orgs/{id}",                           "1444444444A4444433"),
-    ("POST",   "/api/v1/party/orgs/{id}/officers",                  "144444444434444433"),
-    ("PUT",    "/api/v1/party/orgs/{id}/service-centre",            "1444444444A4444433"),
-    ("GET",    "/api/v1/party/orgs/{id}/stats",                     "1444444444A4444433"),
-    ("GET",    "/api/v1/party/orgs/{id}/transfers",                 "1444444444A4444433"),
-    ("GET",    "/api/v1/party/tasks",                               "1AAAAAAAAAAAAAAA33"),
-    ("POST",   "/api/v1/party/tasks",                               "122222222222222233"),
-    ("POST",   "/api/v1/party/tasks/{id}/claims",                   "1444444A4444444433"),
-    ("GET",    "/api/v1/party/volunteer",                           "1AAAAAAAAAAAAAAA33"),
-    ("POST",   "/api/v1/party/volunteer",                           "144444444444444433"),
-    ("POST",   "/api/v1/party/volunteer/{id}/verify",               "144444494434444433"),
-    ("POST",   "/api/v1/security/grants",                           "133333333333333333"),
+    ("POST",   "/api/v1/org/privacy-requests/{id}/decision",        "14444444AAA4444444"),
+    ("GET",    "/api/v1/org/residents/{id}",                        "1A44AA44AAA4444444"),
+    ("GET",    "/api/v1/org/tree",                                  "1AAAAAAAAAAAAAAAAA"),
+    ("GET",    "/api/v1/party/activities",                          "1AAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/party/activities",                          "1222222A2232222222"),
+    ("GET",    "/api/v1/party/activities/{id}",                     "1444444A44A4444444"),
+    ("PATCH",  "/api/v1/party/activities/{id}",                     "1444444A4434444444"),
+    ("PUT",    "/api/v1/party/activities/{id}/attendance",          "1444444A4434444444"),
+    ("POST",   "/api/v1/party/activities/{id}/photos",              "1444444A4434444444"),
+    ("GET",    "/api/v1/party/activities/{id}/photos/{photo}",      "1444444A4444444444"),
+    ("GET",    "/api/v1/party/appointments",                        "1AAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/party/appointments",                        "122222222222222222"),
+    ("POST",   "/api/v1/party/appointments/{id}/end",               "144444424434444444"),
+    ("GET",    "/api/v1/party/butlers",                             "1AAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/party/butlers",                             "122222222222222222"),
+    ("POST",   "/api/v1/party/butlers/{id}/end",                    "144444424434444444"),
+    ("GET",    "/api/v1/party/me",                                  "1AAAAAAAAAAAAAAAAA"),
+    ("GET",    "/api/v1/party/members",                             "1AAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/party/members",                             "122222222222222222"),
+    ("GET",    "/api/v1/party/members/export.xlsx",                 "1444444A44A4444444"),
+    ("POST",   "/api/v1/party/members/import",                      "1444444A4434444444"),
+    ("GET",    "/api/v1/party/members/{id}",                        "1444444A44A4444444"),
+    ("PATCH",  "/api/v1/party/members/{id}",                        "1444444A4434444444"),
+    ("GET",    "/api/v1/party/members/{id}/checkins",               "1444444A4434444444"),
+    ("POST",   "/api/v1/party/members/{id}/checkins",               "144444494434444444"),
+    ("DELETE", "/api/v1/party/members/{id}/registration",           "144444494434444444"),
+    ("POST",   "/api/v1/party/members/{id}/registration",           "144444424424444444"),
+    ("POST",   "/api/v1/party/members/{id}/status",                 "144444494434444444"),
+    ("POST",   "/api/v1/party/members/{id}/transfer",               "144444424434444444"),
+    ("POST",   "/api/v1/party/officers/{id}/end",                   "144444424434444444"),
+    ("GET",    "/api/v1/party/orgs",                                "1AAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/party/orgs",                                "122233222222222222"),
+    ("GET",    "/api/v1/party/orgs/{id}",                           "1444444444A4444444"),
+    ("POST",   "/api/v1/party/orgs/{id}/officers",                  "144444444434444444"),
+    ("PUT",    "/api/v1/party/orgs/{id}/service-centre",            "1444444444A4444444"),
+    ("GET",    "/api/v1/party/orgs/{id}/stats",                     "1444444444A4444444"),
+    ("GET",    "/api/v1/party/orgs/{id}/transfers",                 "1444444444A4444444"),
+    ("GET",    "/api/v1/party/tasks",                               "1AAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/party/tasks",                               "1222222A2232222222"),
+    ("POST",   "/api/v1/party/tasks/{id}/claims",                   "1444444A4444444444"),
+    ("GET",    "/api/v1/party/volunteer",                           "1AAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/party/volunteer",                           "144444444444444444"),
+    ("POST",   "/api/v1/party/volunteer/{id}/verify",               "144444434434444444"),
+    ("POST",   "/api/v1/security/grants",                           "13333333333333333A"),
 ];
 
 const NIL_ID: &str = "0190f0f0-0000-7000-8000-000000000000";
@@ -276,6 +276,7 @@ struct Call {
 struct Fixtures {
     ids: HashMap<&'static str, String>,
     tokens: std::cell::RefCell<HashMap<&'static str, String>>,
+    today: String,
     yesterday: String,
     made: std::cell::Cell<usize>,
 }
@@ -364,6 +365,7 @@ impl Fixtures {
         let mut fx = Fixtures {
             ids: HashMap::new(),
             tokens: std::cell::RefCell::new(tokens),
+            today: day(0),
             yesterday: day(1),
             made: std::cell::Cell::new(0),
         };
@@ -375,6 +377,11 @@ impl Fixtures {
         ids.insert("fh_301", app.node_id(FH_301).await);
         ids.insert("zq", app.node_id(ZHANQIAN).await);
         ids.insert("city", app.node_id("/141100/").await);
+        ids.insert("lishi", app.node_id("/141100/141102/").await);
+        ids.insert(
+            "fh_b3",
+            app.node_id("/141100/141102/141102002/141102002003/FH/B3/").await,
+        );
         ids.insert(
             "xc_b1",
             app.node_id("/141100/141102/141102003/141102003001/XC/B1/").await,
@@ -424,11 +431,19 @@ impl Fixtures {
         )
         .await;
         ids.insert("survey", v["id"].as_str().unwrap().to_string());
+        // street-cb follows another demand of the household.
+        let other = made(
+            app,
+            &t("13800000001"),
+            "/api/v1/demands",
+            json!({"category": "leak", "title": "矩阵关注", "description": "卫生间顶棚渗水,已经三天了"}),
+        )
+        .await;
         let v = made(
             app,
             &t("street-cb"),
             "/api/v1/notify/subscriptions",
-            json!({"object_type": "demand", "object_id": ids["demand"]}),
+            json!({"object_type": "demand", "object_id": other["id"]}),
         )
         .await;
         ids.insert("subscription", v["id"].as_str().unwrap().into());
@@ -437,8 +452,10 @@ impl Fixtures {
         fx.ids.insert("webhook", webhook);
         let dead = fx.fresh(app, "delivery").await;
         fx.ids.insert("delivery", dead);
-        let volunteer = fx.fresh(app, "volunteer").await;
-        fx.ids.insert("volunteer", volunteer);
+        for kind in ["volunteer", "floating", "mediation", "mediated", "member"] {
+            let id = fx.fresh(app, kind).await;
+            fx.ids.insert(kind, id);
+        }
         // The inbox: what the demo world published, fanned out.
         for _ in 0..10 {
             if notify::worker::run_once(&app.ctx).await.unwrap().fanned_out == 0 {
@@ -516,6 +533,37 @@ impl Fixtures {
                 json!({"title": format!("矩阵纠纷{n}"), "summary": "楼上漏水引起的纠纷", "compound_id": self.id("fh"), "parties": [{"household_id": self.id("fh_301"), "role": "applicant"}]}),
             )
             .await),
+            "resolved" => {
+                // Handled and fed back: waiting for the return visit.
+                let d = Box::pin(self.fresh(app, "demand")).await;
+                for (login, body) in [
+                    ("community-zq", json!({"action": "accept"})),
+                    ("community-zq", json!({"action": "dispatch"})),
+                    ("butler-xc", json!({"action": "start"})),
+                    ("butler-xc", json!({"action": "resolve", "note": "已处理"})),
+                ] {
+                    made(
+                        app,
+                        &self.token(login),
+                        &format!("/api/v1/demands/{d}/transitions"),
+                        body,
+                    )
+                    .await;
+                }
+                d
+            }
+            "mediated" => {
+                // Open, with its outcome recorded: ready for follow-ups and closing.
+                let m = Box::pin(self.fresh(app, "mediation")).await;
+                made(
+                    app,
+                    &self.token("property-fh"),
+                    &format!("/api/v1/mediation/cases/{m}/outcome"),
+                    json!({"kind": "agreement", "agreement_text": "楼上负责修复"}),
+                )
+                .await;
+                m
+            }
             "webhook" => id(made(
                 app,
                 &self.token("community-zq"),
@@ -593,8 +641,52 @@ impl Fixtures {
                 tx.commit().await.unwrap();
                 id
             }
+            "member" | "probationary" | "floating" => {
+                let mut body = json!({"branch_id": self.id("fh_branch"), "name": format!("矩阵党员{n}"), "status": "full", "joined_on": "2010-07-01", "full_on": "2011-07-01", "mode": "resident"});
+                if kind == "probationary" {
+                    body["status"] = json!("probationary");
+                    body["full_on"] = Value::Null;
+                    body["joined_on"] = json!("2025-06-01");
+                }
+                if kind == "floating" {
+                    body["mode"] = json!("floating");
+                    body["whereabouts"] = json!("太原市小店区");
+                    body["away_since"] = json!(self.yesterday);
+                    body["away_reason"] = json!("外出务工");
+                }
+                id(made(app, &self.token("branch-fh"), "/api/v1/party/members", body).await)
+            }
+            "butler" => id(made(
+                app,
+                &self.token("branch-fh"),
+                "/api/v1/party/butlers",
+                json!({"building_id": self.id("fh_b3"), "role": "party_volunteer", "member_id": self.fresh_member(app).await, "duty": "楼道巡查", "started_on": self.yesterday}),
+            )
+            .await),
+            "appointment" => id(made(
+                app,
+                &self.token("branch-fh"),
+                "/api/v1/party/appointments",
+                json!({"org_id": self.id("fh_branch"), "member_id": self.fresh_member(app).await, "compound_id": self.id("fh"), "body": "owners_committee", "direction": "into_body", "position": "业委会委员", "started_on": self.yesterday}),
+            )
+            .await),
+            "officer" => id(made(
+                app,
+                &self.token("branch-fh"),
+                &format!("/api/v1/party/orgs/{}/officers", self.id("fh_branch")),
+                json!({"member_id": self.fresh_member(app).await, "position": "committee_member", "term_start": self.yesterday}),
+            )
+            .await),
             other => panic!("no fresh {other}"),
         }
+    }
+
+    /// A new member of the 泛华盛世 branch (boxed: `fresh` calls it).
+    fn fresh_member<'a>(
+        &'a self,
+        app: &'a TestApp,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = String> + 'a>> {
+        Box::pin(self.fresh(app, "member"))
     }
 
     /// A member of the 泛华盛世 branch.
@@ -616,7 +708,10 @@ impl Fixtures {
             "attachment" => self.id("attachment"),
             "photo" => self.id("photo"),
             _ if under("/api/v1/demands/") => self.id("demand"),
+            _ if path.ends_with("/followups") => self.id("mediated"),
             _ if under("/api/v1/mediation/") => self.id("mediation"),
+            _ if path.ends_with("/checkins") => self.id("floating"),
+            _ if path.ends_with("/officers") => self.id("fh_branch"),
             _ if under("/api/v1/notify/inbox/") => self.id("inbox"),
             _ if under("/api/v1/notify/subscriptions/") => self.id("subscription"),
             _ if under("/api/v1/notify/webhooks/dead/") => self.id("delivery"),
@@ -640,12 +735,21 @@ impl Fixtures {
         }
     }
 
-    /// The operations that use up their object, and the kind of a fresh one.
+    /// The operations that use up their object (or need one in a state
+    /// the shared fixture is not in), and the kind of a fresh one.
     fn consumes(method: &str, path: &str) -> Option<&'static str> {
         Some(match (method, path) {
+            ("POST", "/api/v1/demands/{id}/support") => "demand",
+            ("POST", "/api/v1/demands/{id}/rating") => "resolved",
+            ("POST", "/api/v1/mediation/cases/{id}/outcome") => "mediation",
+            ("POST", "/api/v1/party/members/{id}/status") => "probationary",
+            ("POST", "/api/v1/party/members/{id}/transfer") => "member",
+            ("POST", "/api/v1/party/butlers/{id}/end") => "butler",
+            ("POST", "/api/v1/party/appointments/{id}/end") => "appointment",
+            ("POST", "/api/v1/party/officers/{id}/end") => "officer",
             ("POST", "/api/v1/demands/{id}/transitions") => "demand",
             ("DELETE", "/api/v1/org/nodes/{id}") | ("PATCH", "/api/v1/org/nodes/{id}") => "node",
-            ("POST", "/api/v1/mediation/cases/{id}/close") => "mediation",
+            ("POST", "/api/v1/mediation/cases/{id}/close") => "mediated",
             ("DELETE", "/api/v1/notify/webhooks/{id}") | ("PATCH", "/api/v1/notify/webhooks/{id}") => "webhook",
             ("POST", "/api/v1/notify/webhooks/dead/{id}/retry") => "delivery",
             ("DELETE", "/api/v1/open311/keys/{id}") => "key",
@@ -692,6 +796,10 @@ impl Fixtures {
                 json!({"category": "leak", "title": "矩阵测试", "description": "楼道灯不亮,已经好几天了", "household_id": self.id("xc_101")}),
             ),
             ("POST", "/api/v1/demands/{id}/transitions") => j("", json!({"action": "accept"})),
+            ("POST", "/api/v1/demands/{id}/rating") => j(
+                "",
+                json!({"contacted": true, "resolved": true, "satisfaction": 5, "comment": "及时"}),
+            ),
             ("POST", "/api/v1/demands/{id}/attachments")
             | ("POST", "/api/v1/party/activities/{id}/photos") => Some(Call {
                 query: String::new(),
@@ -748,7 +856,7 @@ impl Fixtures {
             ("GET", "/api/v1/org/export.xlsx") => q(format!("org={xc}")),
             ("POST", "/api/v1/org/grids") => j(
                 "",
-                json!({"org_id": zq, "number": 10 + n, "name": format!("矩阵网格{n}")}),
+                json!({"org_id": zq, "number": 10 + n % 80, "name": format!("矩阵网格{n}")}),
             ),
             ("POST", "/api/v1/org/households/{id}/residents") => {
                 j("", json!({"name": format!("矩阵{n}")}))
@@ -783,9 +891,48 @@ impl Fixtures {
             }
             ("POST", "/api/v1/party/members") => j(
                 "",
-                json!({"branch_id": self.id("fh_branch"), "name": format!("矩阵党员{n}"), "status": "full", "joined_on": "2001-07-01", "full_on": "2002-07-01"}),
+                json!({"branch_id": self.id("fh_branch"), "name": format!("矩阵党员{n}"), "status": "full", "joined_on": "2010-07-01", "full_on": "2011-07-01", "mode": "resident"}),
             ),
             ("POST", "/api/v1/party/volunteer/{id}/verify") => j("", json!({"approve": true})),
+            ("POST", "/api/v1/party/volunteer") => j(
+                "",
+                json!({"member_id": self.id("member"), "served_on": self.yesterday, "hours": 1, "description": "楼道清理"}),
+            ),
+            ("POST", "/api/v1/party/orgs") => j(
+                "",
+                json!({"kind": "group", "name": format!("矩阵党小组{n}"), "org_id": self.id("fh_b3"), "parent_id": self.id("fh_branch")}),
+            ),
+            ("POST", "/api/v1/party/orgs/{id}/officers") => j(
+                "",
+                json!({"member_id": self.id("member"), "position": "committee_member", "term_start": self.yesterday}),
+            ),
+            ("POST", "/api/v1/party/butlers") => j(
+                "",
+                json!({"building_id": self.id("fh_b3"), "role": "party_volunteer", "member_id": self.id("member"), "duty": format!("楼道巡查{n}"), "started_on": self.yesterday}),
+            ),
+            ("POST", "/api/v1/party/appointments") => j(
+                "",
+                json!({"org_id": self.id("fh_branch"), "member_id": self.id("member"), "compound_id": fh, "body": "owners_committee", "direction": "into_body", "position": "业委会委员", "started_on": self.yesterday}),
+            ),
+            ("POST", "/api/v1/party/butlers/{id}/end")
+            | ("POST", "/api/v1/party/appointments/{id}/end")
+            | ("POST", "/api/v1/party/officers/{id}/end") => {
+                j("", json!({"ended_on": self.today}))
+            }
+            ("POST", "/api/v1/party/members/{id}/status") => {
+                j("", json!({"status": "full", "date": self.today}))
+            }
+            ("POST", "/api/v1/party/members/{id}/transfer") => j(
+                "",
+                json!({"to_external": "太原市小店区龙城街道某社区党支部", "transferred_on": self.today}),
+            ),
+            ("POST", "/api/v1/party/members/{id}/checkins") => {
+                j("", json!({"place": "太原市小店区龙城街道", "note": "工作稳定"}))
+            }
+            ("PUT", "/api/v1/insight/weights") => j(
+                &format!("org={}", self.id("lishi")),
+                json!({"criteria": [{"indicator": "on_time_closure_rate", "points": 100, "threshold": 0.6, "per_point": 2}], "version": 0}),
+            ),
             ("POST", "/api/v1/party/members/import") => Some(Call {
                 query: format!("org={}", self.id("fh_branch")),
                 body: Some(Body::Raw(
@@ -1098,7 +1245,7 @@ async fn refusals_come_before_body_checks() {
         }
         mismatches.extend(mismatch(method, template, &row, expected));
     }
-    assert!(checked > 1000, "only {checked} refusals checked");
+    assert!(checked > 700, "only {checked} refusals checked");
     assert!(
         mismatches.is_empty(),
         "{} refusals depend on the body:\n{}",
