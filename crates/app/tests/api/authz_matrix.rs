@@ -394,7 +394,6 @@ impl Fixtures {
         ids.insert("fh", app.node_id(FH).await);
         ids.insert("fh_301", app.node_id(FH_301).await);
         ids.insert("zq", app.node_id(ZHANQIAN).await);
-        ids.insert("city", app.node_id("/141100/").await);
         ids.insert("lishi", app.node_id("/141100/141102/").await);
         ids.insert(
             "fh_b3",
@@ -783,7 +782,7 @@ impl Fixtures {
             })
         };
         let q = |query: String| Some(Call { query, body: None });
-        let (xc, fh, zq, city) = (self.id("xc"), self.id("fh"), self.id("zq"), self.id("city"));
+        let (xc, fh, zq) = (self.id("xc"), self.id("fh"), self.id("zq"));
         let n = self.next();
         match (method, path) {
             ("POST", "/api/v1/admin/accounts") => j(
@@ -968,10 +967,7 @@ impl Fixtures {
                     ]]),
                 )),
             }),
-            _ => {
-                let _ = city;
-                None
-            }
+            _ => None,
         }
     }
 

@@ -25,7 +25,9 @@
 //!   scope and narrowed to nodes (the `due` and `closed` counts), 403 for
 //!   callers without a case role;
 //! - exports: `GET /api/v1/org/export.xlsx?org=` for nodes of the case and
-//!   the demo world, the workbook parsed and its rows (name, place) compared.
+//!   the demo world, the workbook parsed and its rows (name, place)
+//!   compared; `GET /api/v1/me/data.json` (one's own households' residents
+//!   and demands only, 403 without a home).
 //!
 //! The data is written with the store functions the app itself uses (the
 //! seeder's way), the answers are read over HTTP. Proptest shrinks a failure
@@ -615,6 +617,46 @@ async fn check_account(
             "{url} for {who:?}: {s}"
         );
         seen.add(6, want.len());
+    }
+
+    // The PIPL export of one's own data (JSON): one's households only.
+    let (s, v) = app.get("/api/v1/me/data.json", token).await;
+    if who.homes.is_empty() {
+        check!(s == StatusCode::FORBIDDEN, "my data of {who:?}: {s}");
+    } else {
+        let home = |p: &str| who.homes.iter().any(|h| h == p);
+        let want_residents: Vec<String> = sorted(
+            w.residents
+                .iter()
+                .filter(|(_, p, _)| home(p))
+                .map(|(id, _, _)| id.clone())
+                .collect(),
+        );
+        let want_demands: Vec<String> = sorted(
+            w.demands
+                .iter()
+                .filter(|(_, p, _, _)| home(p))
+                .map(|(id, _, _, _)| id.clone())
+                .collect(),
+        );
+        let got = |key: &str| {
+            sorted(
+                v[key]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|r| r["id"].as_str().unwrap_or_default().to_string())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            )
+        };
+        check!(
+            s == StatusCode::OK
+                && got("residents") == want_residents
+                && got("demands") == want_demands,
+            "my data of {who:?}: {s}"
+        );
     }
 
     // The registry: the tree, nodes, children.
