@@ -27,7 +27,10 @@
 //! - exports: `GET /api/v1/org/export.xlsx?org=` for nodes of the case and
 //!   the demo world, the workbook parsed and its rows (name, place)
 //!   compared; `GET /api/v1/me/data.json` (one's own households' residents
-//!   and demands only, 403 without a home).
+//!   and demands only, 403 without a home);
+//! - notices: the notice of each filing (published as the app does, fanned
+//!   out by the worker) reaches only accounts that may see the demand, and
+//!   an inbox entry opens for its owner only.
 //!
 //! The data is written with the store functions the app itself uses (the
 //! seeder's way), the answers are read over HTTP. Proptest shrinks a failure
@@ -68,6 +71,10 @@ const ROLES: [Role; 15] = [
     Role::Secadmin,
 ];
 
+/// Drawn again (the roles the filing notice goes to by default), so that
+/// notices reach some accounts in most cases.
+const EXTRA: [Role; 2] = [Role::CommunityStaff, Role::PropertyManager];
+
 /// Sibling codes: each a string prefix of the next ones, so a scope check
 /// done with a bare `LIKE 'path%'` or `starts_with` without the slash leaks.
 const CODES: [&str; 4] = ["1", "10", "1-", "1_0"];
@@ -101,7 +108,8 @@ const NODE_BUDGET: usize = 40;
 
 #[derive(Debug, Clone)]
 struct Account {
-    /// (index into `ROLES`, node index: the case's nodes, then the demo's).
+    /// (index into `ROLES` then `EXTRA`, node index: the case's nodes, then
+    /// the demo's).
     grants: Vec<(usize, usize)>,
     /// Household indices the account lives in (0, 1 or 2).
     homes: Vec<usize>,
@@ -122,7 +130,7 @@ struct Case {
 
 fn case_strategy() -> impl Strategy<Value = Case> {
     let account = (
-        proptest::collection::vec((0..ROLES.len(), 0..256usize), 0..3),
+        proptest::collection::vec((0..ROLES.len() + EXTRA.len(), 0..256usize), 0..3),
         proptest::collection::vec(0..256usize, 0..3),
     )
         .prop_map(|(grants, homes)| Account { grants, homes });
@@ -354,7 +362,7 @@ async fn write_case(
             homes: Vec::new(),
         };
         for (r, i) in &acc.grants {
-            let role = ROLES[*r];
+            let role = ROLES.get(*r).copied().unwrap_or(EXTRA[r % EXTRA.len()]);
             if Role::SEPARATED_DUTIES.contains(&role)
                 && who
                     .grants
@@ -440,6 +448,10 @@ async fn write_case(
             )
             .await
             .unwrap();
+            // The notice the app publishes on filing (fanned out below).
+            cases::notices::on_filed(&mut tx, app.ctx.db.backend(), &row, filer, now)
+                .await
+                .unwrap();
             if *state > 0 {
                 let closed = *state == 2;
                 sqlx::query(
@@ -465,6 +477,11 @@ async fn write_case(
         }
     }
     tx.commit().await.unwrap();
+    for _ in 0..10 {
+        if notify::worker::run_once(&app.ctx).await.unwrap().fanned_out == 0 {
+            break;
+        }
+    }
     let accounts = accounts.into_iter().map(|(w, t, _)| (w, t)).collect();
     (nodes, accounts, due)
 }
@@ -847,10 +864,53 @@ async fn check_account(
     Ok(())
 }
 
+/// Notices: every entry of an account's inbox is about a demand it may see,
+/// and an entry opens for its owner only (404 for every other account).
+async fn check_notices(
+    app: &TestApp,
+    accounts: &[(Who, String)],
+    w: &World,
+    seen: &Seen,
+) -> Result<(), TestCaseError> {
+    let mut entries: Vec<(usize, String)> = Vec::new();
+    for (k, (who, token)) in accounts.iter().enumerate() {
+        let (s, v) = app.get("/api/v1/notify/inbox?limit=100", token).await;
+        check!(
+            s == StatusCode::OK && v["next_cursor"].is_null(),
+            "the notices of {who:?}: {s}"
+        );
+        for item in v["items"].as_array().unwrap() {
+            entries.push((k, item["id"].as_str().unwrap().to_string()));
+            if item["object_type"] == "demand" {
+                let id = item["object_id"].as_str().unwrap_or_default();
+                if let Some((_, p, _, _)) = w.demands.iter().find(|d| d.0 == id) {
+                    check!(who.sees_demand(p), "a notice about {p} for {who:?}");
+                    seen.add(7, 1);
+                }
+            }
+        }
+    }
+    for (owner, id) in &entries {
+        for (k, (who, token)) in accounts.iter().enumerate() {
+            let s = app
+                .get(&format!("/api/v1/notify/inbox/{id}"), token)
+                .await
+                .0;
+            let want = if k == *owner {
+                StatusCode::OK
+            } else {
+                StatusCode::NOT_FOUND
+            };
+            check!(s == want, "another account's notice for {who:?}: {s}");
+        }
+    }
+    Ok(())
+}
+
 /// What the cases exercised, so a run that compared only empty answers
 /// fails: demands listed, demands hidden (404), exported rows, due demands
-/// counted, unmaskings refused (403), inbox rows, similar demands.
-struct Seen(std::sync::Mutex<[usize; 7]>);
+/// counted, unmaskings refused (403), inbox rows, similar demands, notices.
+struct Seen(std::sync::Mutex<[usize; 8]>);
 
 impl Seen {
     fn add(&self, what: usize, n: usize) {
@@ -902,7 +962,7 @@ fn random_trees_grants_and_records_match_the_reference_model() {
     });
     let n = std::sync::atomic::AtomicUsize::new(0);
     let roots = std::sync::Mutex::new(Vec::<String>::new());
-    let seen = Seen(std::sync::Mutex::new([0; 7]));
+    let seen = Seen(std::sync::Mutex::new([0; 8]));
     runner
         .run(&case_strategy(), |case| {
             let n = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -941,6 +1001,7 @@ fn random_trees_grants_and_records_match_the_reference_model() {
                     )
                     .await?;
                 }
+                check_notices(&app, &accounts, &w, &seen).await?;
                 roots
                     .lock()
                     .unwrap()
@@ -952,6 +1013,6 @@ fn random_trees_grants_and_records_match_the_reference_model() {
     let seen = seen.0.into_inner().unwrap();
     assert!(
         seen.iter().all(|n| *n > 0),
-        "the cases compared nothing in places (listed, hidden, exported, due, refused, inbox, similar): {seen:?}"
+        "the cases compared nothing in places (listed, hidden, exported, due, refused, inbox, similar, notices): {seen:?}"
     );
 }
