@@ -1,7 +1,8 @@
 //! The authorization matrix (OWASP API1/API5, #9): ONE table, `MATRIX`,
 //! lists every API operation with the outcome expected for every caller —
-//! anonymous, each demo account, and a system and a security administrator
-//! made in setup — on the demo world.
+//! anonymous, each demo account, and three accounts made in setup (a system
+//! and a security administrator, and the secretary of 岚县行政审批局机关党支部,
+//! home branch of in-service members) — on the demo world.
 //!
 //! Every request is one the allowed callers would make for real: a body
 //! that is valid for them (real multipart for photos, a real workbook for
@@ -40,7 +41,7 @@ use sqlx::Row;
 use std::collections::{BTreeSet, HashMap};
 
 /// The callers, in the order of the cells after the anonymous one.
-const CALLERS: [&str; 17] = [
+const CALLERS: [&str; 18] = [
     "13800000001",
     "13800000002",
     "13800000003",
@@ -58,6 +59,7 @@ const CALLERS: [&str; 17] = [
     "auditor",
     "matrix-sysadmin",
     "matrix-secadmin",
+    "matrix-branch-jyj",
 ];
 
 /// (method, path template, cells: anonymous, then `CALLERS` in order).
@@ -66,130 +68,127 @@ const MATRIX: &[(&str, &str, &str)] = &[
     // Columns: anonymous, 13800000001, 13800000002, 13800000003, butler-xc,
     // property-xc, property-fh, branch-fh, community-zq, street-cb,
     // district-ls, village-xmz, approval-lx, expert-1, grid-cz, auditor,
-    // matrix-sysadmin, matrix-secadmin.
-    ("POST",   "/api/v1/admin/accounts",                            "1333333333333333A3"),
-    ("GET",    "/api/v1/audit/events",                              "133333333333333A33"),
-    ("POST",   "/api/v1/auth/login",                                "1AAAAAAAAAAAAAAAAA"),
-    ("POST",   "/api/v1/auth/logout",                               "1AAAAAAAAAAAAAAAAA"),
-    ("GET",    "/api/v1/demand-categories",                         "AAAAAAAAAAAAAAAAAA"),
-    ("PUT",    "/api/v1/demand-categories/{code}",                  "1333333333A3333333"),
-    ("GET",    "/api/v1/demands",                                   "1AAAAAAAAAAAAAAAAA"),
-    ("POST",   "/api/v1/demands",                                   "1A22AA22AAA2332333"),
-    ("GET",    "/api/v1/demands/inbox",                             "1AAAAAAAAAAAAAAAAA"),
-    ("GET",    "/api/v1/demands/similar",                           "1AAAAAAAAAAAAAAAAA"),
-    ("GET",    "/api/v1/demands/{id}",                              "1A44AA44AAA4444444"),
-    ("POST",   "/api/v1/demands/{id}/attachments",                  "1A44AA44AAA4444444"),
-    ("GET",    "/api/v1/demands/{id}/attachments/{attachment}",     "1A44AA44AAA4444444"),
-    ("POST",   "/api/v1/demands/{id}/rating",                       "1A44AA44AAA4444444"),
+    // matrix-sysadmin, matrix-secadmin, matrix-branch-jyj.
+    ("POST",   "/api/v1/admin/accounts",                            "1333333333333333A33"),
+    ("GET",    "/api/v1/audit/events",                              "133333333333333A333"),
+    ("POST",   "/api/v1/auth/login",                                "1AAAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/auth/logout",                               "1AAAAAAAAAAAAAAAAAA"),
+    ("GET",    "/api/v1/demand-categories",                         "AAAAAAAAAAAAAAAAAAA"),
+    ("PUT",    "/api/v1/demand-categories/{code}",                  "1333333333A33333333"),
+    ("GET",    "/api/v1/demands",                                   "1AAAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/demands",                                   "1A22AA22AAA23323332"),
+    ("GET",    "/api/v1/demands/inbox",                             "1AAAAAAAAAAAAAAAAAA"),
+    ("GET",    "/api/v1/demands/similar",                           "1AAAAAAAAAAAAAAAAAA"),
+    ("GET",    "/api/v1/demands/{id}",                              "1A44AA44AAA44444444"),
+    ("POST",   "/api/v1/demands/{id}/attachments",                  "1A44AA44AAA44444444"),
+    ("GET",    "/api/v1/demands/{id}/attachments/{attachment}",     "1A44AA44AAA44444444"),
+    ("POST",   "/api/v1/demands/{id}/rating",                       "1A44AA44AAA44444444"),
     // The household that filed cannot support its own demand (409).
-    ("POST",   "/api/v1/demands/{id}/support",                      "19A444444444444444"),
-    ("POST",   "/api/v1/demands/{id}/transitions",                  "13443A44AAA4444444"),
-    ("PUT",    "/api/v1/insight/compounds/{id}/company",            "14443344AAA4444444"),
-    ("GET",    "/api/v1/insight/dashboard",                         "1333AA44AAA4334333"),
-    ("GET",    "/api/v1/insight/league",                            "1333AA44AAA4334333"),
-    ("GET",    "/api/v1/insight/rates",                             "1333AA44AAA4334333"),
-    ("GET",    "/api/v1/insight/report.xlsx",                       "1333AA44AAA4334333"),
-    ("GET",    "/api/v1/insight/surveys",                           "1AAAAAAAAAAA33A333"),
-    ("POST",   "/api/v1/insight/surveys",                           "12223322AAA2222222"),
-    ("GET",    "/api/v1/insight/surveys/{id}",                      "1AA4AA44AAA4444444"),
-    ("POST",   "/api/v1/insight/surveys/{id}/answers",              "1AA433443334444444"),
-    ("POST",   "/api/v1/insight/surveys/{id}/publish",              "13343344AAA4444444"),
-    ("GET",    "/api/v1/insight/weights",                           "1333AA44AAA4334333"),
-    ("PUT",    "/api/v1/insight/weights",                           "1333444444A4334333"),
-    ("GET",    "/api/v1/me",                                        "1AAAAAAAAAAAAAAAAA"),
-    ("POST",   "/api/v1/me/corrections",                            "1AAA33333333333333"),
-    ("GET",    "/api/v1/me/data",                                   "1AAA33333333333333"),
-    ("GET",    "/api/v1/me/data.json",                              "1AAA33333333333333"),
-    ("GET",    "/api/v1/me/data.xlsx",                              "1AAA33333333333333"),
-    ("POST",   "/api/v1/me/deletion-request",                       "1AAA33333333333333"),
-    ("POST",   "/api/v1/me/password",                               "1AAAAAAAAAAAAAAAAA"),
-    ("POST",   "/api/v1/me/totp",                                   "1333AAAAAAAAAAAAAA"),
-    ("GET",    "/api/v1/mediation/cases",                           "1AAAAAAAAAAAAAAAAA"),
-    ("POST",   "/api/v1/mediation/cases",                           "133322AA22A2333333"),
-    ("GET",    "/api/v1/mediation/cases/{id}",                      "144A44AA44A4444444"),
-    ("POST",   "/api/v1/mediation/cases/{id}/close",                "144344AA44A4444444"),
-    ("POST",   "/api/v1/mediation/cases/{id}/followups",            "144344AA44A4444444"),
-    ("POST",   "/api/v1/mediation/cases/{id}/outcome",              "144344AA44A4444444"),
-    ("POST",   "/api/v1/mediation/cases/{id}/sessions",             "144344AA44A4444444"),
-    ("GET",    "/api/v1/notify/inbox",                              "1AAAAAAAAAAAAAAAAA"),
-    ("POST",   "/api/v1/notify/inbox/read-all",                     "1AAAAAAAAAAAAAAAAA"),
-    ("GET",    "/api/v1/notify/inbox/{id}",                         "1444A4444444444444"),
-    ("POST",   "/api/v1/notify/inbox/{id}/read",                    "1444A4444444444444"),
-    ("GET",    "/api/v1/notify/stream",                             "1AAAAAAAAAAAAAAAAA"),
-    ("GET",    "/api/v1/notify/subscriptions",                      "1AAAAAAAAAAAAAAAAA"),
-    ("POST",   "/api/v1/notify/subscriptions",                      "1A44AA44AAA4444444"),
-    ("DELETE", "/api/v1/notify/subscriptions/{id}",                 "144444444A44444444"),
-    ("GET",    "/api/v1/notify/unread",                             "1AAAAAAAAAAAAAAAAA"),
-    ("GET",    "/api/v1/notify/webhooks",                           "1AAAAAAAAAAAAAAAAA"),
-    ("POST",   "/api/v1/notify/webhooks",                           "14443344AAA4444444"),
-    ("GET",    "/api/v1/notify/webhooks/dead",                      "1AAAAAAAAAAAAAAAAA"),
-    ("POST",   "/api/v1/notify/webhooks/dead/{id}/retry",           "14444444AAA4444444"),
-    ("DELETE", "/api/v1/notify/webhooks/{id}",                      "14444444AAA4444444"),
-    ("GET",    "/api/v1/notify/webhooks/{id}",                      "14444444AAA4444444"),
-    ("PATCH",  "/api/v1/notify/webhooks/{id}",                      "14444444AAA4444444"),
-    ("POST",   "/api/v1/notify/webhooks/{id}/test",                 "14444444AAA4444444"),
-    ("GET",    "/api/v1/open311/keys",                              "1AAAAAAAAAAAAAAAAA"),
-    ("POST",   "/api/v1/open311/keys",                              "14443344AAA4444444"),
-    ("DELETE", "/api/v1/open311/keys/{id}",                         "14444444AAA4444444"),
-    ("GET",    "/api/v1/org/export.xlsx",                           "1444AA44AAA4444444"),
-    ("GET",    "/api/v1/org/grids",                                 "1AAAAAAAAAAAAAAAAA"),
-    ("POST",   "/api/v1/org/grids",                                 "12222222AAA2222222"),
-    ("GET",    "/api/v1/org/households/{id}/residents",             "1A44AA44AAA4444444"),
-    ("POST",   "/api/v1/org/households/{id}/residents",             "13443344AAA4444444"),
-    ("POST",   "/api/v1/org/import",                                "14443344AAA4444444"),
-    ("POST",   "/api/v1/org/nodes",                                 "12223322AAA2222222"),
-    ("DELETE", "/api/v1/org/nodes/{id}",                            "14443344AAA4444444"),
-    ("GET",    "/api/v1/org/nodes/{id}",                            "1444AA44AAA4444444"),
-    ("PATCH",  "/api/v1/org/nodes/{id}",                            "14443344AAA4444444"),
-    ("GET",    "/api/v1/org/nodes/{id}/children",                   "1444AA44AAA4444444"),
-    ("GET",    "/api/v1/org/privacy-requests",                      "13333333AAAA333333"),
-    ("POST",   "/api/v1/org/privacy-requests/{id}/decision",        "14444444AAA4444444"),
-    ("GET",    "/api/v1/org/residents/{id}",                        "1A44AA44AAA4444444"),
-    ("GET",    "/api/v1/org/tree",                                  "1AAAAAAAAAAAAAAAAA"),
-    ("GET",    "/api/v1/party/activities",                          "1AAAAAAAAAAAAAAAAA"),
-    ("POST",   "/api/v1/party/activities",                          "1222222A2232222222"),
-    ("GET",    "/api/v1/party/activities/{id}",                     "1444444A44A4444444"),
-    ("PATCH",  "/api/v1/party/activities/{id}",                     "1444444A4434444444"),
-    ("PUT",    "/api/v1/party/activities/{id}/attendance",          "1444444A4434444444"),
-    ("POST",   "/api/v1/party/activities/{id}/photos",              "1444444A4434444444"),
-    ("GET",    "/api/v1/party/activities/{id}/photos/{photo}",      "1444444A4444444444"),
-    ("GET",    "/api/v1/party/appointments",                        "1AAAAAAAAAAAAAAAAA"),
-    ("POST",   "/api/v1/party/appointments",                        "1222222A2232222222"),
-    ("POST",   "/api/v1/party/appointments/{id}/end",               "1444444A4434444444"),
-    ("GET",    "/api/v1/party/butlers",                             "1AAAAAAAAAAAAAAAAA"),
-    ("POST",   "/api/v1/party/butlers",                             "1222223A2232222222"),
-    ("POST",   "/api/v1/party/butlers/{id}/end",                    "1444444A4434444444"),
-    ("GET",    "/api/v1/party/me",                                  "1AAAAAAAAAAAAAAAAA"),
-    ("GET",    "/api/v1/party/members",                             "1AAAAAAAAAAAAAAAAA"),
-    ("POST",   "/api/v1/party/members",                             "1222222A2232222222"),
-    ("GET",    "/api/v1/party/members/export.xlsx",                 "1444444A44A4444444"),
-    ("POST",   "/api/v1/party/members/import",                      "1444444A4434444444"),
-    ("GET",    "/api/v1/party/members/{id}",                        "1444444A44A4444444"),
-    ("PATCH",  "/api/v1/party/members/{id}",                        "1444444A4434444444"),
-    ("GET",    "/api/v1/party/members/{id}/checkins",               "1444444A4434444444"),
-    ("POST",   "/api/v1/party/members/{id}/checkins",               "1444444A4434444444"),
-    // 双报到 is the in-service member's home branch's to record; no caller
-    // here is one, so these two rows prove refusals only (branch-fh's cells:
-    // the fixture member is a resident member, not an in-service one).
-    ("DELETE", "/api/v1/party/members/{id}/registration",           "144444494434444444"),
-    ("POST",   "/api/v1/party/members/{id}/registration",           "144444424424444444"),
-    ("POST",   "/api/v1/party/members/{id}/status",                 "1444444A4434444444"),
-    ("POST",   "/api/v1/party/members/{id}/transfer",               "1444444A4434444444"),
-    ("POST",   "/api/v1/party/officers/{id}/end",                   "1444444A4434444444"),
-    ("GET",    "/api/v1/party/orgs",                                "1AAAAAAAAAAAAAAAAA"),
-    ("POST",   "/api/v1/party/orgs",                                "1222223A22A2222222"),
-    ("GET",    "/api/v1/party/orgs/{id}",                           "1444444A44A4444444"),
-    ("POST",   "/api/v1/party/orgs/{id}/officers",                  "1444444A4434444444"),
-    ("PUT",    "/api/v1/party/orgs/{id}/service-centre",            "1444444A44A4444444"),
-    ("GET",    "/api/v1/party/orgs/{id}/stats",                     "1444444A44A4444444"),
-    ("GET",    "/api/v1/party/orgs/{id}/transfers",                 "1444444A44A4444444"),
-    ("GET",    "/api/v1/party/tasks",                               "1AAAAAAAAAAAAAAAAA"),
-    ("POST",   "/api/v1/party/tasks",                               "1222222A2232222222"),
-    ("POST",   "/api/v1/party/tasks/{id}/claims",                   "1444444A4444444444"),
-    ("GET",    "/api/v1/party/volunteer",                           "1AAAAAAAAAAAAAAAAA"),
-    ("POST",   "/api/v1/party/volunteer",                           "1444444A4434444444"),
-    ("POST",   "/api/v1/party/volunteer/{id}/verify",               "1444444A4434444444"),
-    ("POST",   "/api/v1/security/grants",                           "13333333333333333A"),
+    ("POST",   "/api/v1/demands/{id}/support",                      "19A4444444444444444"),
+    ("POST",   "/api/v1/demands/{id}/transitions",                  "13443A44AAA44444444"),
+    ("PUT",    "/api/v1/insight/compounds/{id}/company",            "14443344AAA44444444"),
+    ("GET",    "/api/v1/insight/dashboard",                         "1333AA44AAA43343334"),
+    ("GET",    "/api/v1/insight/league",                            "1333AA44AAA43343334"),
+    ("GET",    "/api/v1/insight/rates",                             "1333AA44AAA43343334"),
+    ("GET",    "/api/v1/insight/report.xlsx",                       "1333AA44AAA43343334"),
+    ("GET",    "/api/v1/insight/surveys",                           "1AAAAAAAAAAA33A333A"),
+    ("POST",   "/api/v1/insight/surveys",                           "12223322AAA22222222"),
+    ("GET",    "/api/v1/insight/surveys/{id}",                      "1AA4AA44AAA44444444"),
+    ("POST",   "/api/v1/insight/surveys/{id}/answers",              "1AA4334433344444444"),
+    ("POST",   "/api/v1/insight/surveys/{id}/publish",              "13343344AAA44444444"),
+    ("GET",    "/api/v1/insight/weights",                           "1333AA44AAA43343334"),
+    ("PUT",    "/api/v1/insight/weights",                           "1333444444A43343334"),
+    ("GET",    "/api/v1/me",                                        "1AAAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/me/corrections",                            "1AAA333333333333333"),
+    ("GET",    "/api/v1/me/data",                                   "1AAA333333333333333"),
+    ("GET",    "/api/v1/me/data.json",                              "1AAA333333333333333"),
+    ("GET",    "/api/v1/me/data.xlsx",                              "1AAA333333333333333"),
+    ("POST",   "/api/v1/me/deletion-request",                       "1AAA333333333333333"),
+    ("POST",   "/api/v1/me/password",                               "1AAAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/me/totp",                                   "1333AAAAAAAAAAAAAAA"),
+    ("GET",    "/api/v1/mediation/cases",                           "1AAAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/mediation/cases",                           "133322AA22A23333332"),
+    ("GET",    "/api/v1/mediation/cases/{id}",                      "144A44AA44A44444444"),
+    ("POST",   "/api/v1/mediation/cases/{id}/close",                "144344AA44A44444444"),
+    ("POST",   "/api/v1/mediation/cases/{id}/followups",            "144344AA44A44444444"),
+    ("POST",   "/api/v1/mediation/cases/{id}/outcome",              "144344AA44A44444444"),
+    ("POST",   "/api/v1/mediation/cases/{id}/sessions",             "144344AA44A44444444"),
+    ("GET",    "/api/v1/notify/inbox",                              "1AAAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/notify/inbox/read-all",                     "1AAAAAAAAAAAAAAAAAA"),
+    ("GET",    "/api/v1/notify/inbox/{id}",                         "1444A44444444444444"),
+    ("POST",   "/api/v1/notify/inbox/{id}/read",                    "1444A44444444444444"),
+    ("GET",    "/api/v1/notify/stream",                             "1AAAAAAAAAAAAAAAAAA"),
+    ("GET",    "/api/v1/notify/subscriptions",                      "1AAAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/notify/subscriptions",                      "1A44AA44AAA44444444"),
+    ("DELETE", "/api/v1/notify/subscriptions/{id}",                 "144444444A444444444"),
+    ("GET",    "/api/v1/notify/unread",                             "1AAAAAAAAAAAAAAAAAA"),
+    ("GET",    "/api/v1/notify/webhooks",                           "1AAAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/notify/webhooks",                           "14443344AAA44444444"),
+    ("GET",    "/api/v1/notify/webhooks/dead",                      "1AAAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/notify/webhooks/dead/{id}/retry",           "14444444AAA44444444"),
+    ("DELETE", "/api/v1/notify/webhooks/{id}",                      "14444444AAA44444444"),
+    ("GET",    "/api/v1/notify/webhooks/{id}",                      "14444444AAA44444444"),
+    ("PATCH",  "/api/v1/notify/webhooks/{id}",                      "14444444AAA44444444"),
+    ("POST",   "/api/v1/notify/webhooks/{id}/test",                 "14444444AAA44444444"),
+    ("GET",    "/api/v1/open311/keys",                              "1AAAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/open311/keys",                              "14443344AAA44444444"),
+    ("DELETE", "/api/v1/open311/keys/{id}",                         "14444444AAA44444444"),
+    ("GET",    "/api/v1/org/export.xlsx",                           "1444AA44AAA44444444"),
+    ("GET",    "/api/v1/org/grids",                                 "1AAAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/org/grids",                                 "12222222AAA22222222"),
+    ("GET",    "/api/v1/org/households/{id}/residents",             "1A44AA44AAA44444444"),
+    ("POST",   "/api/v1/org/households/{id}/residents",             "13443344AAA44444444"),
+    ("POST",   "/api/v1/org/import",                                "14443344AAA44444444"),
+    ("POST",   "/api/v1/org/nodes",                                 "12223322AAA22222222"),
+    ("DELETE", "/api/v1/org/nodes/{id}",                            "14443344AAA44444444"),
+    ("GET",    "/api/v1/org/nodes/{id}",                            "1444AA44AAA44444444"),
+    ("PATCH",  "/api/v1/org/nodes/{id}",                            "14443344AAA44444444"),
+    ("GET",    "/api/v1/org/nodes/{id}/children",                   "1444AA44AAA44444444"),
+    ("GET",    "/api/v1/org/privacy-requests",                      "13333333AAAA3333333"),
+    ("POST",   "/api/v1/org/privacy-requests/{id}/decision",        "14444444AAA44444444"),
+    ("GET",    "/api/v1/org/residents/{id}",                        "1A44AA44AAA44444444"),
+    ("GET",    "/api/v1/org/tree",                                  "1AAAAAAAAAAAAAAAAAA"),
+    ("GET",    "/api/v1/party/activities",                          "1AAAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/party/activities",                          "1222222A22322222222"),
+    ("GET",    "/api/v1/party/activities/{id}",                     "1444444A44A44444444"),
+    ("PATCH",  "/api/v1/party/activities/{id}",                     "1444444A44344444444"),
+    ("PUT",    "/api/v1/party/activities/{id}/attendance",          "1444444A44344444444"),
+    ("POST",   "/api/v1/party/activities/{id}/photos",              "1444444A44344444444"),
+    ("GET",    "/api/v1/party/activities/{id}/photos/{photo}",      "1444444A44444444444"),
+    ("GET",    "/api/v1/party/appointments",                        "1AAAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/party/appointments",                        "1222222A22322222222"),
+    ("POST",   "/api/v1/party/appointments/{id}/end",               "1444444A44344444444"),
+    ("GET",    "/api/v1/party/butlers",                             "1AAAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/party/butlers",                             "1222223A22322222222"),
+    ("POST",   "/api/v1/party/butlers/{id}/end",                    "1444444A44344444444"),
+    ("GET",    "/api/v1/party/me",                                  "1AAAAAAAAAAAAAAAAAA"),
+    ("GET",    "/api/v1/party/members",                             "1AAAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/party/members",                             "1222222A22322222222"),
+    ("GET",    "/api/v1/party/members/export.xlsx",                 "1444444A44A44444444"),
+    ("POST",   "/api/v1/party/members/import",                      "1444444A44344444444"),
+    ("GET",    "/api/v1/party/members/{id}",                        "1444444A44A44444444"),
+    ("PATCH",  "/api/v1/party/members/{id}",                        "1444444A44344444444"),
+    ("GET",    "/api/v1/party/members/{id}/checkins",               "1444444A44344444444"),
+    ("POST",   "/api/v1/party/members/{id}/checkins",               "1444444A44344444444"),
+    ("DELETE", "/api/v1/party/members/{id}/registration",           "1444444A4434444444A"),
+    ("POST",   "/api/v1/party/members/{id}/registration",           "144444444444444444A"),
+    ("POST",   "/api/v1/party/members/{id}/status",                 "1444444A44344444444"),
+    ("POST",   "/api/v1/party/members/{id}/transfer",               "1444444A44344444444"),
+    ("POST",   "/api/v1/party/officers/{id}/end",                   "1444444A44344444444"),
+    ("GET",    "/api/v1/party/orgs",                                "1AAAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/party/orgs",                                "1222223A22A22222222"),
+    ("GET",    "/api/v1/party/orgs/{id}",                           "1444444A44A44444444"),
+    ("POST",   "/api/v1/party/orgs/{id}/officers",                  "1444444A44344444444"),
+    ("PUT",    "/api/v1/party/orgs/{id}/service-centre",            "1444444A44A44444444"),
+    ("GET",    "/api/v1/party/orgs/{id}/stats",                     "1444444A44A44444444"),
+    ("GET",    "/api/v1/party/orgs/{id}/transfers",                 "1444444A44A44444444"),
+    ("GET",    "/api/v1/party/tasks",                               "1AAAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/party/tasks",                               "1222222A22322222222"),
+    ("POST",   "/api/v1/party/tasks/{id}/claims",                   "1444444A44444444444"),
+    ("GET",    "/api/v1/party/volunteer",                           "1AAAAAAAAAAAAAAAAAA"),
+    ("POST",   "/api/v1/party/volunteer",                           "1444444A44344444444"),
+    ("POST",   "/api/v1/party/volunteer/{id}/verify",               "1444444A44344444444"),
+    ("POST",   "/api/v1/security/grants",                           "13333333333333333A3"),
 ];
 
 const NIL_ID: &str = "0190f0f0-0000-7000-8000-000000000000";
@@ -336,7 +335,8 @@ async fn upload_photo(app: &TestApp, token: &str, path: &str) -> Value {
 
 impl Fixtures {
     async fn build(app: &TestApp) -> Fixtures {
-        // The separated administrators, at the top of the tree.
+        // The separated administrators, at the top of the tree, and the work
+        // unit's branch secretary.
         {
             let hash = accounts::model::hash_password(PASSWORD);
             let now = app.clock.now_ms();
@@ -345,9 +345,14 @@ impl Fixtures {
                 .unwrap()
                 .unwrap();
             let mut tx = app.ctx.db.begin().await.unwrap();
-            for (login, role) in [
-                ("matrix-sysadmin", Role::Sysadmin),
-                ("matrix-secadmin", Role::Secadmin),
+            let jyj = org::store::get_node_by_path(&app.ctx.db, "/141100/141127/XZSPJ/")
+                .await
+                .unwrap()
+                .unwrap();
+            for (login, role, at) in [
+                ("matrix-sysadmin", Role::Sysadmin, &city),
+                ("matrix-secadmin", Role::Secadmin, &city),
+                ("matrix-branch-jyj", Role::PartyBranchSecretary, &jyj),
             ] {
                 let uid = accounts::store::create_user(
                     &mut tx,
@@ -359,17 +364,9 @@ impl Fixtures {
                 )
                 .await
                 .unwrap();
-                accounts::store::grant_role(
-                    &mut tx,
-                    &uid,
-                    role,
-                    &city.id,
-                    &city.org_path,
-                    None,
-                    now,
-                )
-                .await
-                .unwrap();
+                accounts::store::grant_role(&mut tx, &uid, role, &at.id, &at.org_path, None, now)
+                    .await
+                    .unwrap();
             }
             tx.commit().await.unwrap();
         }
@@ -414,6 +411,10 @@ impl Fixtures {
             ),
             ("key", "SELECT id FROM open311_keys ORDER BY id LIMIT 1"),
             ("fh_branch", "SELECT id FROM party_orgs WHERE name = '泛华盛世小区党支部'"),
+            (
+                "jyj_branch",
+                "SELECT id FROM party_orgs WHERE name = '岚县行政审批局机关党支部'",
+            ),
             ("officer", "SELECT id FROM party_officers ORDER BY id LIMIT 1"),
             ("member", "SELECT id FROM party_members ORDER BY id LIMIT 1"),
             ("butler", "SELECT id FROM party_butlers ORDER BY id LIMIT 1"),
@@ -677,6 +678,25 @@ impl Fixtures {
                 }
                 id(made(app, &self.token("branch-fh"), "/api/v1/party/members", body).await)
             }
+            "in_service" => id(made(
+                app,
+                &self.token("matrix-branch-jyj"),
+                "/api/v1/party/members",
+                json!({"branch_id": self.id("jyj_branch"), "name": format!("在职党员{n}"), "status": "full", "joined_on": "2006-07-01", "full_on": "2007-07-01", "mode": "in_service", "work_unit": "岚县行政审批局"}),
+            )
+            .await),
+            "registered" => {
+                // 双报到 at the 泛华盛世 branch.
+                let m = Box::pin(self.fresh(app, "in_service")).await;
+                made(
+                    app,
+                    &self.token("matrix-branch-jyj"),
+                    &format!("/api/v1/party/members/{m}/registration"),
+                    json!({"org_id": self.id("fh_branch"), "registered_on": self.yesterday}),
+                )
+                .await;
+                m
+            }
             "butler" => id(made(
                 app,
                 &self.token("branch-fh"),
@@ -753,6 +773,8 @@ impl Fixtures {
             ("POST", "/api/v1/demands/{id}/rating") => "resolved",
             ("POST", "/api/v1/mediation/cases/{id}/outcome") => "mediation",
             ("POST", "/api/v1/party/members/{id}/status") => "probationary",
+            ("POST", "/api/v1/party/members/{id}/registration") => "in_service",
+            ("DELETE", "/api/v1/party/members/{id}/registration") => "registered",
             ("POST", "/api/v1/party/members/{id}/transfer") => "member",
             ("POST", "/api/v1/party/butlers/{id}/end") => "butler",
             ("POST", "/api/v1/party/appointments/{id}/end") => "appointment",
@@ -933,6 +955,10 @@ impl Fixtures {
             ("POST", "/api/v1/party/butlers/{id}/end")
             | ("POST", "/api/v1/party/appointments/{id}/end")
             | ("POST", "/api/v1/party/officers/{id}/end") => j("", json!({"ended_on": self.today})),
+            ("POST", "/api/v1/party/members/{id}/registration") => j(
+                "",
+                json!({"org_id": self.id("fh_branch"), "registered_on": self.today}),
+            ),
             ("POST", "/api/v1/party/members/{id}/status") => {
                 j("", json!({"status": "full", "date": self.today}))
             }
