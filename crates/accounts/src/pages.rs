@@ -31,7 +31,8 @@ struct SecurityPage {
     shell: Shell,
     totp: bool,
     notice: Option<String>,
-    errors: Vec<String>,
+    /// The refused form (`password` or `totp`): messages next to fields.
+    fs: kernel::FormState,
     secret: Option<String>,
     uri: String,
 }
@@ -50,18 +51,28 @@ fn security_page(lang: Lang, p: &kernel::Principal, totp: bool) -> SecurityPage 
         ),
         totp,
         notice: None,
-        errors: Vec::new(),
+        fs: kernel::FormState::none(),
         secret: None,
         uri: String::new(),
     }
 }
 
-/// The messages of an error, for a form.
-fn messages(e: &AppError) -> Vec<String> {
-    match e.fields() {
-        Some(f) => f.0.values().flatten().cloned().collect(),
-        None => vec![e.message().to_string()],
-    }
+/// The security page again with the refusal of its form: 422, each message
+/// next to its field (the password fields are never sent back).
+fn refused_security(
+    mut page: SecurityPage,
+    which: &str,
+    shown: &[&str],
+    e: &AppError,
+    lang: Lang,
+) -> Response {
+    let fs = kernel::FormState::new(which, &()).refused(e, shown, lang);
+    page.fs = fs.unwrap_or_else(|| {
+        let mut f = kernel::FormState::new(which, &());
+        f.message = Some(e.message().to_string());
+        f
+    });
+    (page.fs.status(), render(&page)).into_response()
 }
 
 async fn password_page(lang: Lang, Auth(p): Auth) -> Response {
@@ -91,7 +102,13 @@ async fn password_submit(
     match crate::api::change_password(&ctx, &p, &f.current_password, &f.new_password).await {
         Ok(()) => page.notice = Some(lang.t("h4auth.changed").to_string()),
         Err(e @ (AppError::Validation(_) | AppError::BadRequest { .. })) => {
-            page.errors = messages(&e)
+            return refused_security(
+                page,
+                "password",
+                &["current_password", "new_password"],
+                &e,
+                lang,
+            )
         }
         Err(e) => return e.into_response(),
     }
@@ -126,7 +143,7 @@ async fn totp_submit(
             page.uri = t.otpauth_uri;
         }
         Err(e @ (AppError::Validation(_) | AppError::BadRequest { .. })) => {
-            page.errors = messages(&e)
+            return refused_security(page, "totp", &["password"], &e, lang)
         }
         Err(e) => return e.into_response(),
     }
@@ -138,6 +155,8 @@ async fn totp_submit(
 struct LoginPage {
     shell: Shell,
     error: Option<String>,
+    /// A refused login: the message next to the field it is about.
+    fs: kernel::FormState,
     login: String,
     next: String,
     pre_csrf: String,
@@ -168,10 +187,37 @@ fn login_form(
     login: String,
     next: String,
 ) -> Response {
+    login_form_with(ctx, lang, error, kernel::FormState::none(), login, next)
+}
+
+/// The login form refused: 422 with the message next to `field`.
+fn login_refused(
+    ctx: &Ctx,
+    lang: Lang,
+    field: &str,
+    message: &str,
+    login: String,
+    next: String,
+) -> Response {
+    let fs = kernel::FormState::new("login", &()).with_field(field, message);
+    let mut resp = login_form_with(ctx, lang, None, fs, login, next);
+    *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    resp
+}
+
+fn login_form_with(
+    ctx: &Ctx,
+    lang: Lang,
+    error: Option<String>,
+    fs: kernel::FormState,
+    login: String,
+    next: String,
+) -> Response {
     let token = kernel::id::random_token();
     let page = LoginPage {
         shell: Shell::new(lang, "login.title", "login", None),
         error,
+        fs,
         login,
         next,
         pre_csrf: token.clone(),
@@ -258,6 +304,26 @@ async fn login_submit(
     if cookie_token.is_empty() || !session::constant_eq(&cookie_token, &f.csrf) {
         return login_form(&ctx, lang, Some(lang.t("error.csrf").into()), f.login, next);
     }
+    if f.login.trim().is_empty() {
+        return login_refused(
+            &ctx,
+            lang,
+            "login",
+            lang.t("login.need_login"),
+            f.login,
+            next,
+        );
+    }
+    if f.password.is_empty() {
+        return login_refused(
+            &ctx,
+            lang,
+            "password",
+            lang.t("login.need_password"),
+            f.login,
+            next,
+        );
+    }
     let totp = Some(f.totp.as_str()).filter(|t| !t.trim().is_empty() && t.len() <= 16);
     match crate::api::login(&ctx, &f.login, &f.password, totp, "web", &client).await {
         Ok(out) => {
@@ -298,17 +364,23 @@ async fn login_submit(
             f.login,
             next,
         ),
-        Err(AppError::SecondFactorRequired) => login_form(
+        Err(AppError::SecondFactorRequired) => login_refused(
             &ctx,
             lang,
-            Some(lang.t("h4auth.totp_needed").into()),
+            if ctx.settings.demo {
+                "password"
+            } else {
+                "totp"
+            },
+            lang.t("h4auth.totp_needed"),
             f.login,
             next,
         ),
-        Err(AppError::InvalidCredentials) | Err(AppError::Validation(_)) => login_form(
+        Err(AppError::InvalidCredentials) | Err(AppError::Validation(_)) => login_refused(
             &ctx,
             lang,
-            Some(lang.t("login.failed").into()),
+            "password",
+            lang.t("login.failed"),
             f.login,
             next,
         ),

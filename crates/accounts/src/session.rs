@@ -50,13 +50,7 @@ async fn resolve(parts: &Parts, ctx: &Ctx) -> Result<Option<Principal>, AppError
     let now = ctx.now_ms();
     let grants = store::grants_of(&ctx.db, &s.user_id).await?;
     let roles: Vec<kernel::Role> = grants.iter().map(|g| g.role).collect();
-    // System, security admins and auditors idle out sooner than other staff.
-    let idle_ms = model::idle_minutes_for(
-        &roles,
-        ctx.settings.session_idle_minutes,
-        ctx.settings.session_idle_privileged_minutes,
-    ) * 60_000;
-    if !s.user_active || !model::session_alive(&s.times, idle_ms, now) {
+    if !s.user_active || !model::session_alive(&s.times, idle_ms(ctx, &roles), now) {
         return Err(AppError::Unauthenticated);
     }
     if via_cookie
@@ -93,6 +87,43 @@ async fn resolve(parts: &Parts, ctx: &Ctx) -> Result<Option<Principal>, AppError
         csrf_token: (s.kind == "web").then_some(s.csrf_token),
         session_id: s.id,
     }))
+}
+
+/// The one idle rule, for requests and for long-lived connections alike:
+/// system admins, security admins and auditors idle out sooner than other
+/// staff (`session_idle_privileged_minutes`, 15 by default, against 30).
+pub fn idle_ms(ctx: &Ctx, roles: &[kernel::Role]) -> i64 {
+    model::idle_minutes_for(
+        roles,
+        ctx.settings.session_idle_minutes,
+        ctx.settings.session_idle_privileged_minutes,
+    ) * 60_000
+}
+
+/// Is this session (by id) of `user_id` still usable now: not revoked, its
+/// user active, within the absolute limit and the idle limit of the user's
+/// roles as they are now? For connections that stay open (the live-update
+/// stream) and re-check while they do; the same rule as [`Auth`].
+pub async fn still_alive(ctx: &Ctx, session_id: &str, user_id: &str) -> kernel::AppResult<bool> {
+    let roles: Vec<kernel::Role> = store::grants_of(&ctx.db, user_id)
+        .await?
+        .iter()
+        .map(|g| g.role)
+        .collect();
+    store::session_alive(&ctx.db, session_id, idle_ms(ctx, &roles), ctx.now_ms()).await
+}
+
+/// The user a token (bearer or cookie) belongs to, if its session is usable
+/// now (the idempotency layer scopes keys by it).
+pub async fn user_of_token(ctx: &Ctx, token: &str) -> Option<String> {
+    let s = store::load_session(&ctx.db, token).await.ok()??;
+    if !s.user_active {
+        return None;
+    }
+    still_alive(ctx, &s.id, &s.user_id)
+        .await
+        .ok()?
+        .then_some(s.user_id)
 }
 
 /// What a staff session must do before anything else: change an expired

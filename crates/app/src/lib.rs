@@ -45,6 +45,7 @@ pub const SQLITE_MIGRATIONS: &[Migration] = migrations!("sqlite":
     30 => "0030_idempotency",
     40 => "0040_auth_controls",
     50 => "0050_privacy_requests",
+    80 => "0080_dashboard_rollups",
 );
 
 pub const POSTGRES_MIGRATIONS: &[Migration] = migrations!("postgres":
@@ -61,6 +62,7 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = migrations!("postgres":
     30 => "0030_idempotency",
     40 => "0040_auth_controls",
     50 => "0050_privacy_requests",
+    80 => "0080_dashboard_rollups",
 );
 
 pub fn migrations_for(db: &Db) -> &'static [Migration] {
@@ -133,6 +135,13 @@ pub fn context(db: Db, cipher: FieldCipher, clock: SharedClock, config: &Config)
     };
     let policy = config.retention.clone();
     ctx.extensions.get_or_init(move || policy);
+    // Idempotency-Keys belong to the user behind a token, not to the token.
+    kernel::idempotency::set_owner_resolver(
+        &ctx,
+        kernel::idempotency::OwnerResolver(Arc::new(|ctx: Ctx, token: String| {
+            Box::pin(async move { accounts::session::user_of_token(&ctx, &token).await })
+        })),
+    );
     ctx
 }
 
@@ -290,12 +299,27 @@ pub fn tls_config(
 
 /// Like [`start`], but speaking HTTPS with `tls` (see [`tls_config`]).
 /// Each connection is handshaked and served on a task of its own, so a slow
-/// or failed handshake holds up no one else.
+/// or failed handshake holds up no one else. On SIGTERM or ctrl-c (the
+/// plain server's signal path) it shuts down gracefully, as [`start`] does:
+/// it stops accepting (the port is closed), ends the live streams, lets
+/// every request in flight finish and answer, closes idle keep-alive
+/// connections, and the task ends once the last connection has.
 pub async fn start_tls(
     ctx: Ctx,
     addr: &str,
     max_body_bytes: usize,
     tls: rustls::ServerConfig,
+) -> AppResult<Running> {
+    start_tls_until(ctx, addr, max_body_bytes, tls, shutdown_signal()).await
+}
+
+/// [`start_tls`], shutting down gracefully when `shutdown` completes.
+pub async fn start_tls_until(
+    ctx: Ctx,
+    addr: &str,
+    max_body_bytes: usize,
+    tls: rustls::ServerConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> AppResult<Running> {
     cases::catalogue::refresh_calendar(&ctx).await?;
     let listener = tokio::net::TcpListener::bind(addr)
@@ -304,45 +328,77 @@ pub async fn start_tls(
     let local = listener.local_addr().map_err(AppError::internal)?;
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
     let router = web::router(ctx.clone(), max_body_bytes);
+    let closing_ctx = ctx.clone();
     let handle = tokio::spawn(async move {
+        // `closing` tells every connection to finish; each holds a clone of
+        // `alive`, so `done` sees None once the last one has ended.
+        let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
+        let (alive, mut done) = tokio::sync::mpsc::channel::<()>(1);
+        tokio::pin!(shutdown);
         loop {
-            let (tcp, peer) = match listener.accept().await {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
+            let (tcp, peer) = tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
             };
             let acceptor = acceptor.clone();
             // Handlers read the peer address as axum's ConnectInfo.
             let app = router
                 .clone()
                 .layer(axum::Extension(axum::extract::ConnectInfo(peer)));
+            let mut closing = closing_rx.clone();
+            let alive = alive.clone();
             tokio::spawn(async move {
-                let stream = match tokio::time::timeout(
-                    std::time::Duration::from_secs(10),
-                    acceptor.accept(tcp),
-                )
-                .await
-                {
-                    Ok(Ok(s)) => s,
-                    Ok(Err(e)) => {
-                        tracing::debug!(error = %e, %peer, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => return,
+                let _alive = alive;
+                let handshake =
+                    tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp));
+                let stream = tokio::select! {
+                    r = handshake => match r {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, %peer, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => return,
+                    },
+                    _ = closing.wait_for(|c| *c) => return,
                 };
                 let service = hyper_util::service::TowerToHyperService::new(app);
-                if let Err(e) = hyper::server::conn::http1::Builder::new()
+                let conn = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .with_upgrades()
-                    .await
-                {
+                    .with_upgrades();
+                tokio::pin!(conn);
+                let ended = tokio::select! {
+                    r = conn.as_mut() => Some(r),
+                    _ = closing.wait_for(|c| *c) => None,
+                };
+                let ended = match ended {
+                    Some(r) => r,
+                    None => {
+                        // Finish the request in flight (if any), then close.
+                        conn.as_mut().graceful_shutdown();
+                        conn.await
+                    }
+                };
+                if let Err(e) = ended {
                     tracing::debug!(error = %e, %peer, "connection ended");
                 }
             });
         }
+        // Stop accepting: the port is closed from here on.
+        drop(listener);
+        // Live streams never end by themselves: end them.
+        notify::close_streams(&closing_ctx);
+        let _ = closing_tx.send(true);
+        drop(alive);
+        let _ = done.recv().await;
+        tracing::info!("TLS server stopped");
     });
     Ok(Running {
         addr: local,

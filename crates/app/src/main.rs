@@ -55,7 +55,9 @@ enum Command {
     },
     /// Re-encrypt every encrypted column and recompute every blind index
     /// under a new field key, in one transaction (stop the server first).
-    /// New values use `field_cipher` from the config.
+    /// New values use `field_cipher` from the config, and its blind index
+    /// (HMAC-SM3 with sm4-gcm, HMAC-SHA256 otherwise). Giving the same key
+    /// as old and new switches the algorithms in place.
     RotateKey {
         /// The key the data is encrypted with now (64 hex).
         #[arg(long, env = "LIANXIN_OLD_FIELD_KEY", hide_env_values = true)]
@@ -161,12 +163,24 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(config: &Config) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_target(false)
-        .try_init();
+        .with_filter(filter);
+    let registry = tracing_subscriber::registry().with(fmt);
+    if app::metrics::counting_requested() {
+        app::metrics::enable_counting();
+        let counter = app::metrics::StatementCounter.with_filter(
+            tracing_subscriber::filter::filter_fn(|m| m.target() == "sqlx::query"),
+        );
+        let _ = registry.with(counter).try_init();
+    } else {
+        let _ = registry.try_init();
+    }
 }
 
 async fn run(command: Command) -> Result<(), String> {
@@ -257,9 +271,6 @@ async fn run(command: Command) -> Result<(), String> {
                 .map_err(|e| format!("--old-key: {e}"))?;
             let new = kernel::crypto::FieldCipher::from_hex_with(&new_key, config.field_cipher)
                 .map_err(|e| format!("--new-key: {e}"))?;
-            if old.key_id() == new.key_id() {
-                return Err("the new key is the old key".into());
-            }
             let db = app::open_database(&config.database_url)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -467,6 +478,7 @@ async fn serve(args: CommonArgs, demo: bool) -> Result<(), String> {
     let db = app::open_database(&config.database_url)
         .await
         .map_err(|e| e.to_string())?;
+    app::ops::check_blind_indexes(&db, &cipher).await?;
     let ctx = app::context(db, cipher, kernel::clock::system(), &config);
     if demo {
         let seeded = app::demo::seed_if_empty(&ctx)

@@ -1,10 +1,14 @@
-//! Prometheus metrics: request counts and latency sums per route and status.
+//! Prometheus metrics: request counts and latency sums per route and status,
+//! and — when `LIANXIN_COUNT_DB_STATEMENTS=1` — the number of SQL statements
+//! executed, which the query-count regression test reads (#8: a request that
+//! suddenly runs ten times the statements is an N+1, whatever the machine).
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -12,6 +16,39 @@ use std::time::Instant;
 struct Counter {
     count: u64,
     seconds: f64,
+}
+
+/// SQL statements executed since start (counted only when enabled).
+static DB_STATEMENTS: AtomicU64 = AtomicU64::new(0);
+static COUNTING: AtomicBool = AtomicBool::new(false);
+
+/// The environment variable that turns statement counting on.
+pub const COUNT_ENV: &str = "LIANXIN_COUNT_DB_STATEMENTS";
+
+/// Counts sqlx's per-statement `sqlx::query` events. sqlx formats each
+/// statement for the event, so this runs only when asked for (tests, bench).
+pub struct StatementCounter;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for StatementCounter {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if event.metadata().target() == "sqlx::query" {
+            DB_STATEMENTS.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Whether the environment asks for statement counting.
+pub fn counting_requested() -> bool {
+    std::env::var(COUNT_ENV).is_ok_and(|v| v == "1")
+}
+
+/// Marks counting as on, so `/metrics` reports the counter.
+pub fn enable_counting() {
+    COUNTING.store(true, Ordering::Relaxed);
 }
 
 static REQUESTS: Mutex<BTreeMap<(String, String, u16), Counter>> = Mutex::new(BTreeMap::new());
@@ -62,6 +99,14 @@ pub async fn render() -> Response {
         }
     }
     out.push_str(&sums);
+    if COUNTING.load(Ordering::Relaxed) {
+        out.push_str(&format!(
+            "# HELP lianxin_db_statements_total SQL statements executed since start.\n\
+             # TYPE lianxin_db_statements_total counter\n\
+             lianxin_db_statements_total {}\n",
+            DB_STATEMENTS.load(Ordering::Relaxed)
+        ));
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -89,6 +89,8 @@ use utoipa::{Modify, OpenApi};
         org::api::list_grids,
         org::api::create_grid,
         org::api::import_xlsx,
+        org::import_job::start_api,
+        org::import_job::job_api,
         org::api::export_xlsx,
         // demands (cases)
         cases::api::list_categories,
@@ -236,6 +238,41 @@ impl Modify for Common {
         for (name, response) in kernel::openapi::error_response_components() {
             components.responses.insert(name, response);
         }
+        add_idempotency_key(doc);
+    }
+}
+
+/// Every POST honours `Idempotency-Key` (the layer `kernel::idempotency`),
+/// except the few whose answer carries a credential: declare the header on
+/// each of them.
+fn add_idempotency_key(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::{ObjectBuilder, Required, Type};
+    for (path, item) in doc.paths.paths.iter_mut() {
+        if kernel::idempotency::EXEMPT_PATHS.contains(&path.as_str()) {
+            continue;
+        }
+        let Some(op) = item.post.as_mut() else {
+            continue;
+        };
+        let param = ParameterBuilder::new()
+            .name("Idempotency-Key")
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(
+                "幂等键: 1–255 个可见 ASCII 字符。同一用户以同一个键重发同一请求(包括重新登录后),\
+                 得到第一次的应答(`Idempotency-Replayed: true`)而不重复写入;\
+                 同一个键用于不同请求时 422。键保留 24 小时,按用户区分。",
+            ))
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(255))
+                    .pattern(Some("^[!-~]+$")),
+            ))
+            .build();
+        op.parameters.get_or_insert_with(Vec::new).push(param);
     }
 }
 

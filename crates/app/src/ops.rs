@@ -359,6 +359,38 @@ fn blind_index_of(
     })
 }
 
+/// Are the stored blind indexes computed with the configured cipher's index
+/// algorithm (HMAC-SHA256 for AES-256-GCM, HMAC-SM3 for SM4-GCM)? A server
+/// whose `field_cipher` changed without `lianxin rotate-key` would find no
+/// one by phone, login or ID number: it refuses to start instead. Erased
+/// accounts (no encrypted login) are not looked at.
+pub async fn check_blind_indexes(
+    db: &Db,
+    cipher: &kernel::crypto::FieldCipher,
+) -> Result<(), String> {
+    for (table, index_col, enc_col) in BLIND_INDEXES {
+        let rows = sqlx::query(&format!(
+            "SELECT {index_col} FROM {table}
+             WHERE {index_col} IS NOT NULL AND {enc_col} IS NOT NULL AND {enc_col} <> ''
+             ORDER BY id LIMIT 20"
+        ))
+        .fetch_all(db.reader())
+        .await
+        .map_err(|e| format!("{table}.{index_col}: {e}"))?;
+        if rows
+            .iter()
+            .any(|r| !cipher.index_is_current(&r.get::<String, _>(0)))
+        {
+            return Err(format!(
+                "{table}.{index_col}: the blind indexes were computed for another field_cipher than {}; \
+                 run `lianxin rotate-key` (the same key may be given as old and new) to recompute them",
+                cipher.algorithm().name()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Columns of every table whose name ends in `suffix`.
 async fn columns_ending(db: &Db, suffix: &str) -> Result<Vec<(String, String)>, String> {
     let sql = match db.backend() {
@@ -383,8 +415,10 @@ async fn columns_ending(db: &Db, suffix: &str) -> Result<Vec<(String, String)>, 
 }
 
 /// Re-encrypts every encrypted column (`*_enc`) from `old` to `new` and
-/// recomputes every blind index, in one transaction: all or nothing. A
-/// value that the old key cannot read stops it (wrong key given).
+/// recomputes every blind index with `new`'s index algorithm (HMAC-SHA256
+/// or HMAC-SM3), in one transaction: all or nothing. A value that the old
+/// key cannot read stops it (wrong key given). `old` and `new` may share
+/// the key: that switches the algorithms of a database in place.
 pub async fn rotate_key(
     db: &Db,
     old: &kernel::crypto::FieldCipher,
@@ -404,8 +438,9 @@ pub async fn rotate_key(
     let mut report = Rotation::default();
     let mut tx = db.begin().await.map_err(|e| e.to_string())?;
     for (table, col) in &encrypted {
+        // An erased account's login is '' (nothing to re-encrypt).
         let rows = sqlx::query(&format!(
-            "SELECT id, {col} FROM {table} WHERE {col} IS NOT NULL"
+            "SELECT id, {col} FROM {table} WHERE {col} IS NOT NULL AND {col} <> ''"
         ))
         .fetch_all(&mut *tx)
         .await

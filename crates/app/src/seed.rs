@@ -455,6 +455,9 @@ impl Drop for Row<'_> {
     }
 }
 
+/// Filings by (Shanghai day, category, channel).
+type Filings = BTreeMap<(i64, String, String), i64>;
+
 /// Tables in the order their rows must be written (parents first).
 struct Tables {
     nodes: Table,
@@ -465,6 +468,7 @@ struct Tables {
     assignees: Table,
     events: Table,
     rollups: Table,
+    filings: Table,
 }
 
 impl Tables {
@@ -479,7 +483,8 @@ impl Tables {
                 rated_at, rating_contacted, rating_resolved, rating_satisfaction, rating_comment, rating_source, rated_by)"),
             assignees: Table::new("INSERT INTO demand_assignees (demand_id, user_id, lead, added_at)"),
             events: Table::new("INSERT INTO demand_events (id, demand_id, at_ms, actor_id, action, from_status, to_status, note, detail)"),
-            rollups: Table::new("INSERT INTO demand_rollups (node_path, day, rated, contacted, resolved, satisfied, due, suspended, closed, closed_on_time, handled, rework)"),
+            rollups: Table::new("INSERT INTO demand_rollups (node_path, day, rated, contacted, resolved, satisfied, due, suspended, closed, closed_on_time, handled, rework, fed_back_late, escalated)"),
+            filings: Table::new("INSERT INTO demand_filings (node_path, day, category, channel, n)"),
         }
     }
 
@@ -492,6 +497,7 @@ impl Tables {
             + self.assignees.rows
             + self.events.rows
             + self.rollups.rows
+            + self.filings.rows
     }
 
     fn drain(&mut self) -> (String, u64) {
@@ -506,6 +512,7 @@ impl Tables {
             &mut self.assignees,
             &mut self.events,
             &mut self.rollups,
+            &mut self.filings,
         ] {
             n += t.drain_into(&mut sql);
         }
@@ -545,7 +552,9 @@ struct Generator {
     account_stride: usize,
     households_seen: usize,
     /// Per level of the current path (city … household): its path and counts by day.
-    rollup_stack: Vec<(String, BTreeMap<i64, Counts>)>,
+    /// Per open level: its path, its counts by day and its filings by
+    /// (day, category, channel).
+    rollup_stack: Vec<(String, BTreeMap<i64, Counts>, Filings)>,
     /// Extra demands per resident in the last year of the focus district.
     focus_rate: f64,
     phase: String,
@@ -742,8 +751,11 @@ impl Generator {
     fn world(&mut self) {
         let shape = self.shape;
         let city = self.node(None, "city", "141100", "吕梁市");
-        self.rollup_stack
-            .push((city.path.as_str().to_string(), BTreeMap::new()));
+        self.rollup_stack.push((
+            city.path.as_str().to_string(),
+            BTreeMap::new(),
+            BTreeMap::new(),
+        ));
         let hotline = self.staff("seed-hotline", "12345热线接入", Role::CityAdmin, &city);
         let _ = self.staff("seed-city", "吕梁市 管理员", Role::CityAdmin, &city);
         for (di, (dcode, dname, urban)) in DISTRICTS.iter().take(shape.districts).enumerate() {
@@ -830,13 +842,16 @@ impl Generator {
     }
 
     fn push_level(&mut self, n: &Node) {
-        self.rollup_stack
-            .push((n.path.as_str().to_string(), BTreeMap::new()));
+        self.rollup_stack.push((
+            n.path.as_str().to_string(),
+            BTreeMap::new(),
+            BTreeMap::new(),
+        ));
     }
 
     /// Leaves a node: writes its rollup rows and adds its counts to its parent's.
     fn pop_level(&mut self) {
-        let (path, counts) = self.rollup_stack.pop().expect("balanced levels");
+        let (path, counts, filings) = self.rollup_stack.pop().expect("balanced levels");
         for (day, c) in &counts {
             self.t
                 .rollups
@@ -852,20 +867,43 @@ impl Generator {
                 .int(c.closed)
                 .int(c.closed_on_time)
                 .int(c.handled)
-                .int(c.rework);
+                .int(c.rework)
+                .int(c.fed_back_late)
+                .int(c.escalated);
             self.report.rollup_rows += 1;
         }
-        if let Some((_, parent)) = self.rollup_stack.last_mut() {
+        for ((day, category, channel), n) in &filings {
+            self.t
+                .filings
+                .row()
+                .text(&path)
+                .int(*day)
+                .text(category)
+                .text(channel)
+                .int(*n);
+            self.report.rollup_rows += 1;
+        }
+        if let Some((_, parent, parent_filings)) = self.rollup_stack.last_mut() {
             for (day, c) in counts {
                 parent.entry(day).or_default().add(&c);
+            }
+            for (k, n) in filings {
+                *parent_filings.entry(k).or_default() += n;
             }
         }
         self.maybe_flush();
     }
 
     fn count(&mut self, day: i64, c: &Counts) {
-        if let Some((_, top)) = self.rollup_stack.last_mut() {
+        if let Some((_, top, _)) = self.rollup_stack.last_mut() {
             top.entry(day).or_default().add(c);
+        }
+    }
+
+    fn count_filing(&mut self, day: i64, category: &str, channel: &str) {
+        if let Some((_, _, top)) = self.rollup_stack.last_mut() {
+            *top.entry((day, category.to_string(), channel.to_string()))
+                .or_default() += 1;
         }
     }
 
@@ -1223,6 +1261,15 @@ impl Generator {
                         .int(s.at);
                 }
                 "escalate" => {
+                    if row.escalation_level == 0 {
+                        self.count(
+                            cases::rollup::day_of(s.at),
+                            &Counts {
+                                escalated: 1,
+                                ..Default::default()
+                            },
+                        );
+                    }
                     s.from = Some(status.clone());
                     s.to = status.clone();
                     row.escalation_level += 1;
@@ -1299,6 +1346,11 @@ impl Generator {
         for (day, c) in cases::rollup::contributions(&row) {
             self.count(day, &c);
         }
+        self.count_filing(
+            cases::rollup::day_of(row.created_at),
+            &row.category,
+            &row.channel,
+        );
 
         let r = &row;
         let rating = r.rating.as_ref();

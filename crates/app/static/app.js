@@ -7,7 +7,8 @@
    - A page that shows one object ([data-live-object]) or a list ([data-live-list]) refreshes
      its [data-live-part] elements when a notice arrives, without a reload.
    - Uploads (a multipart form with a file chosen) show their progress; downloads of
-     exports (a[data-export]) show a progress bar while the file is prepared. */
+     exports (a[data-export], or a GET form[data-export]) show a progress bar while the
+     file is prepared, the link or button marked busy. */
 (function () {
   "use strict";
   var lastSubmitter = null;
@@ -151,13 +152,29 @@
 
   // Exports: fetch the file with a progress bar, then hand it over as a
   // download; without JS (or on any trouble) the link downloads as usual.
+  // A GET form marked data-export (a report for a chosen month) does the same
+  // with its fields as the query; its button is busy meanwhile.
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (e.defaultPrevented || !form.hasAttribute("data-export") || (form.getAttribute("method") || "get").toLowerCase() !== "get") return;
+    if (!window.fetch || !window.URL || !window.Blob || !window.URLSearchParams || !window.FormData) return;
+    e.preventDefault();
+    var button = form.querySelector("[type=submit]");
+    var query = new window.URLSearchParams(new window.FormData(form)).toString();
+    download(button || form, form.action.split("?")[0] + (query ? "?" + query : ""), form.getAttribute("data-export"));
+  });
   document.addEventListener("click", function (e) {
     var a = e.target.closest ? e.target.closest("a[data-export]") : null;
     if (!a || e.defaultPrevented || !window.fetch || !window.URL || !window.Blob || a.hasAttribute("aria-busy")) return;
     e.preventDefault();
+    download(a, a.href, a.getAttribute("data-export"));
+  });
+  function download(a, href, fallbackName) {
+    if (a.hasAttribute("aria-busy")) return;
     a.setAttribute("aria-busy", "true");
+    if (a.tagName === "BUTTON") a.disabled = true;
     var p = progressBar(a, root.getAttribute("data-exporting") || "…");
-    window.fetch(a.href, { credentials: "same-origin" }).then(function (r) {
+    window.fetch(href, { credentials: "same-origin" }).then(function (r) {
       if (!r.ok) throw new Error(String(r.status));
       var total = Number(r.headers.get("Content-Length")) || 0;
       var name = (/filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(r.headers.get("Content-Disposition") || "") || [])[1];
@@ -177,7 +194,7 @@
       var url = window.URL.createObjectURL(got[0]);
       var link = document.createElement("a");
       link.href = url;
-      link.download = got[1] ? decodeURIComponent(got[1]) : (a.getAttribute("data-export") || "export.xlsx");
+      link.download = got[1] ? decodeURIComponent(got[1]) : (fallbackName || "export.xlsx");
       document.body.appendChild(link);
       link.click();
       document.body.removeChild(link);
@@ -185,7 +202,10 @@
       p.done();
     }).catch(function () {
       p.done();
-      window.location.assign(a.href);
-    }).then(function () { a.removeAttribute("aria-busy"); });
-  });
+      window.location.assign(href);
+    }).then(function () {
+      a.removeAttribute("aria-busy");
+      if (a.tagName === "BUTTON") a.disabled = false;
+    });
+  }
 })();

@@ -439,7 +439,14 @@ pub async fn transition(
         .await?
         .ok_or(AppError::NotFound)?;
     crate::rollup::apply(&mut tx, Some(&before), &after).await?;
-    crate::rollup::count_event(&mut tx, &d.org_path, action.as_str(), now).await?;
+    crate::rollup::count_event(
+        &mut tx,
+        &d.org_path,
+        action.as_str(),
+        now,
+        before.escalation_level == 0 && after.escalation_level > 0,
+    )
+    .await?;
     store::insert_event(
         &mut tx,
         &d.id,
@@ -767,6 +774,7 @@ pub async fn sweep(ctx: &Ctx) -> AppResult<SweepReport> {
             continue;
         };
         let expected = d.version;
+        let expected_level = d.escalation_level;
         d.overdue = true;
         d.escalation_level += 1;
         d.escalated_to = escalation_target(ctx, &d.org_path, d.escalation_level).await?;
@@ -789,6 +797,8 @@ pub async fn sweep(ctx: &Ctx) -> AppResult<SweepReport> {
             &json!({"level": d.escalation_level, "to": d.escalated_to, "overdue": true}),
         )
         .await?;
+        crate::rollup::count_event(&mut tx, &d.org_path, "escalate", now, expected_level == 0)
+            .await?;
         audit::record(
             &mut tx,
             ctx.db.backend(),

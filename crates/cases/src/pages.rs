@@ -122,6 +122,26 @@ struct MePage {
 }
 
 impl MePage {
+    /// Messages about fields the form does not show (e.g. the household),
+    /// shown above it.
+    fn other_errors(&self) -> String {
+        const SHOWN: &[&str] = &[
+            "category",
+            "title",
+            "description",
+            "building_id",
+            "location",
+            "photo",
+        ];
+        self.errors
+            .0
+            .iter()
+            .filter(|(k, _)| !SHOWN.contains(&k.as_str()))
+            .flat_map(|(_, v)| v.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(";")
+    }
+
     fn error(&self, field: &str) -> String {
         self.errors
             .0
@@ -532,6 +552,8 @@ pub struct EventItem {
 /// One action the caller may take, as a form on the demand page.
 pub struct ActionForm {
     pub action: &'static str,
+    /// The form's name when refused (`act-<action>`).
+    pub which: String,
     pub label: &'static str,
     pub primary: bool,
     pub needs_note: bool,
@@ -563,7 +585,8 @@ struct DemandPage {
     can_mediate: bool,
     rating: Option<String>,
     back: &'static str,
-    error: Option<String>,
+    /// A refused step or rating: values kept, messages next to the fields.
+    fs: kernel::FormState,
 }
 
 /// The order buttons appear in: the usual next step first.
@@ -590,7 +613,7 @@ async fn demand_page_for(
     p: &Principal,
     lang: Lang,
     id: &str,
-    error: Option<String>,
+    fs: kernel::FormState,
 ) -> Result<Response, AppError> {
     let d = api::visible_demand(ctx, p, id).await?;
     let cats = store::categories(&ctx.db).await?;
@@ -602,6 +625,7 @@ async fn demand_page_for(
         if workflow::decide(d.status, *a, &actors, d.suspended_from).is_ok() {
             actions.push(ActionForm {
                 action: a.as_str(),
+                which: format!("act-{}", a.as_str()),
                 label: lang.t(&format!("action.{}", a.as_str())),
                 // The usual next step is the big button; reopening, notes and
                 // refusals never are.
@@ -746,14 +770,9 @@ async fn demand_page_for(
         can_mediate,
         rating,
         back: if p.is_staff() { "/work" } else { "/me" },
-        error,
+        fs,
     };
-    let status = if page.error.is_some() {
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        axum::http::StatusCode::OK
-    };
-    Ok((status, render(&page)).into_response())
+    Ok((page.fs.status(), render(&page)).into_response())
 }
 
 async fn demand_page(
@@ -762,12 +781,12 @@ async fn demand_page(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> Response {
-    demand_page_for(&ctx, &p, lang, &id, None)
+    demand_page_for(&ctx, &p, lang, &id, kernel::FormState::none())
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, serde::Serialize, Default)]
 struct ActForm {
     #[serde(default)]
     csrf: String,
@@ -794,21 +813,10 @@ fn needs_confirmation(action: &str) -> bool {
     matches!(action, "reject" | "merge" | "verify_fail")
 }
 
-/// Why a step was refused, in words for the page.
-fn refusal_text(e: &AppError, lang: Lang) -> Option<String> {
-    match e {
-        AppError::Validation(f) => Some(
-            f.0.values()
-                .flatten()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(";"),
-        ),
-        AppError::Conflict { message, .. } => Some(message.to_string()),
-        AppError::Forbidden => Some(lang.t("error.forbidden").to_string()),
-        _ => None,
-    }
-}
+/// The fields of the step forms that show their own messages.
+const ACT_FIELDS: &[&str] = &["note", "assignee", "into", "extend_minutes", "confirmed"];
+/// The fields of the rating form.
+const RATE_FIELDS: &[&str] = &["contacted", "resolved", "satisfaction", "comment"];
 
 async fn act(
     State(ctx): State<Ctx>,
@@ -820,25 +828,27 @@ async fn act(
     if let Err(e) = check_csrf(&p, &f.csrf) {
         return e.into_response();
     }
+    let which = format!("act-{}", f.action);
     if needs_confirmation(&f.action) && f.confirmed != "1" {
-        let msg = lang.t("ux.confirm_missing").to_string();
-        return demand_page_for(&ctx, &p, lang, &id, Some(msg))
+        let fs = kernel::FormState::new(&which, &f)
+            .with_field("confirmed", lang.t("ux.confirm_missing"));
+        return demand_page_for(&ctx, &p, lang, &id, fs)
             .await
             .unwrap_or_else(IntoResponse::into_response);
     }
     let input = TransitionInput {
-        action: f.action,
-        note: Some(f.note).filter(|n| !n.trim().is_empty()),
+        action: f.action.clone(),
+        note: Some(f.note.clone()).filter(|n| !n.trim().is_empty()),
         version: f.version,
-        assignee: Some(f.assignee).filter(|a| !a.is_empty()),
-        into: Some(f.into).filter(|a| !a.is_empty()),
+        assignee: Some(f.assignee.clone()).filter(|a| !a.is_empty()),
+        into: Some(f.into.clone()).filter(|a| !a.is_empty()),
         extend_minutes: f.extend_minutes,
         ..Default::default()
     };
     match flow::transition(&ctx, &p, &id, &input).await {
         Ok(d) => Redirect::to(&format!("/demands/{}", d.id)).into_response(),
-        Err(e) => match refusal_text(&e, lang) {
-            Some(msg) => demand_page_for(&ctx, &p, lang, &id, Some(msg))
+        Err(e) => match kernel::FormState::new(&which, &f).refused(&e, ACT_FIELDS, lang) {
+            Some(fs) => demand_page_for(&ctx, &p, lang, &id, fs)
                 .await
                 .unwrap_or_else(IntoResponse::into_response),
             None => e.into_response(),
@@ -846,7 +856,7 @@ async fn act(
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, serde::Serialize, Default)]
 struct RateForm {
     #[serde(default)]
     csrf: String,
@@ -874,12 +884,12 @@ async fn rate(
         contacted: f.contacted == "yes",
         resolved: f.resolved == "yes",
         satisfaction: f.satisfaction.parse().unwrap_or(0),
-        comment: Some(f.comment).filter(|c| !c.trim().is_empty()),
+        comment: Some(f.comment.clone()).filter(|c| !c.trim().is_empty()),
     };
     match flow::rate(&ctx, &p, &id, &input).await {
         Ok(d) => Redirect::to(&format!("/demands/{}", d.id)).into_response(),
-        Err(e) => match refusal_text(&e, lang) {
-            Some(msg) => demand_page_for(&ctx, &p, lang, &id, Some(msg))
+        Err(e) => match kernel::FormState::new("rate", &f).refused(&e, RATE_FIELDS, lang) {
+            Some(fs) => demand_page_for(&ctx, &p, lang, &id, fs)
                 .await
                 .unwrap_or_else(IntoResponse::into_response),
             None => e.into_response(),

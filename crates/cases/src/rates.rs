@@ -116,6 +116,15 @@ pub struct Counts {
     /// `demand_events` with action `verify_fail` in the period, on demands in
     /// scope (返工: verification failed).
     pub rework: i64,
+    /// Among `due`, not suspended: fed back (`resolved_at`, else `closed_at`)
+    /// after the deadline. With the open demands past their deadline this
+    /// makes the dashboards' 超期 count; not part of the rates API.
+    #[serde(skip)]
+    pub fed_back_late: i64,
+    /// Demands first escalated (督办) in the period; not part of the rates
+    /// API.
+    #[serde(skip)]
+    pub escalated: i64,
 }
 
 impl Counts {
@@ -130,6 +139,8 @@ impl Counts {
         self.closed_on_time += o.closed_on_time;
         self.handled += o.handled;
         self.rework += o.rework;
+        self.fed_back_late += o.fed_back_late;
+        self.escalated += o.escalated;
     }
 }
 
@@ -196,10 +207,13 @@ fn ratings_cols() -> String {
 
 fn due_cols() -> String {
     format!(
-        "COUNT(*) AS due, {} AS suspended, {} AS closed, {} AS closed_on_time",
+        "COUNT(*) AS due, {} AS suspended, {} AS closed, {} AS closed_on_time, {} AS fed_back_late",
         count_if("d.status = 'suspended'"),
         count_if("d.closed_at IS NOT NULL"),
         count_if("d.closed_on_time = 1"),
+        count_if(
+            "d.status <> 'suspended' AND COALESCE(d.resolved_at, d.closed_at) > d.feedback_deadline"
+        ),
     )
 }
 
@@ -248,6 +262,16 @@ fn events_sql(roots: usize, group: Option<&str>) -> String {
     )
 }
 
+// Demands whose first `escalate` event falls in the period ($1, $2).
+fn escalated_sql(roots: usize) -> String {
+    let scope = scope_sql("d.org_path", roots, 3);
+    format!(
+        "SELECT COUNT(*) FROM (SELECT e.demand_id, MIN(e.at_ms) AS first_at FROM demand_events e \
+         JOIN demands d ON d.id = e.demand_id WHERE e.action = 'escalate' AND {scope} \
+         GROUP BY e.demand_id) t WHERE t.first_at >= $1 AND t.first_at < $2"
+    )
+}
+
 fn grouped(template: &str, group: Option<&str>) -> String {
     match group {
         None => template.replace("{sel}", "SELECT ").replace("{join}", ""),
@@ -283,6 +307,7 @@ fn due_from(r: &AnyRow, c: &mut Counts) {
     c.suspended = r.get("suspended");
     c.closed = r.get("closed");
     c.closed_on_time = r.get("closed_on_time");
+    c.fed_back_late = r.get("fed_back_late");
 }
 
 fn events_from(r: &AnyRow, c: &mut Counts) {
@@ -322,6 +347,9 @@ pub async fn compute_direct(db: &Db, roots: &[OrgPath], period: &Period) -> AppR
         .first()
     {
         events_from(r, &mut c);
+    }
+    if let Some(r) = fetch(db, &escalated_sql(n), roots, period).await?.first() {
+        c.escalated = r.get(0);
     }
     Ok(c)
 }
@@ -461,6 +489,7 @@ mod tests {
             closed_on_time: 3,
             handled: 10,
             rework: 1,
+            ..Default::default()
         };
         let r = rates_from(&c);
         assert_eq!(r.counts, c);
@@ -596,6 +625,7 @@ mod tests {
                                 closed_on_time,
                                 handled,
                                 rework,
+                                ..Default::default()
                             })
                         })
                     },

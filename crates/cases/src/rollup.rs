@@ -10,7 +10,14 @@
 //! - on the day of its return visit (`rated_at`): rated, contacted, resolved, satisfied;
 //! - on the day of its feedback deadline (unless merged or rejected): due,
 //!   and suspended / closed / closed on time as it stands;
-//! - on the day of each `resolve` / `verify_fail` event: handled / rework.
+//! - on the day of its feedback deadline (unless merged or rejected): due,
+//!   and suspended / closed / closed on time / fed back late as it stands;
+//! - on the day of each `resolve` / `verify_fail` event: handled / rework;
+//! - on the day of its first `escalate` event: escalated.
+//!
+//! Filings are kept apart in `demand_filings`, one row per (node, day,
+//! category, channel), counted once when the demand is inserted (category
+//! and channel never change afterwards).
 
 use crate::model::DemandStatus;
 use crate::rates::Counts;
@@ -44,6 +51,9 @@ pub fn contributions(d: &DemandRow) -> BTreeMap<i64, Counts> {
             c.suspended += (d.status == DemandStatus::Suspended) as i64;
             c.closed += d.closed_at.is_some() as i64;
             c.closed_on_time += (d.closed_on_time == Some(true)) as i64;
+            let fed_back = d.resolved_at.or(d.closed_at);
+            c.fed_back_late +=
+                (d.status != DemandStatus::Suspended && fed_back.is_some_and(|t| t > dl)) as i64;
         }
     }
     out
@@ -61,6 +71,8 @@ fn minus(a: &Counts, b: &Counts) -> Counts {
         closed_on_time: a.closed_on_time - b.closed_on_time,
         handled: a.handled - b.handled,
         rework: a.rework - b.rework,
+        fed_back_late: a.fed_back_late - b.fed_back_late,
+        escalated: a.escalated - b.escalated,
     }
 }
 
@@ -91,10 +103,22 @@ pub fn levels(org_path: &OrgPath) -> Vec<OrgPath> {
     org_path.ancestors_and_self()
 }
 
-async fn add(tx: &mut Tx, node: &OrgPath, day: i64, c: &Counts) -> AppResult<()> {
-    sqlx::query(
-        "INSERT INTO demand_rollups (node_path, day, rated, contacted, resolved, satisfied, due, suspended, closed, closed_on_time, handled, rework)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+/// Adds `c` to the row of every node in `nodes` for `day`: one multi-row
+/// upsert (the nodes are distinct, so no row is hit twice).
+async fn add(tx: &mut Tx, nodes: &[OrgPath], day: i64, c: &Counts) -> AppResult<()> {
+    if nodes.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<String> = (0..nodes.len())
+        .map(|i| {
+            let b = i * 14;
+            let cols: Vec<String> = (1..=14).map(|k| format!("${}", b + k)).collect();
+            format!("({})", cols.join(", "))
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO demand_rollups (node_path, day, rated, contacted, resolved, satisfied, due, suspended, closed, closed_on_time, handled, rework, fed_back_late, escalated)
+         VALUES {}
          ON CONFLICT (node_path, day) DO UPDATE SET
             rated = demand_rollups.rated + excluded.rated,
             contacted = demand_rollups.contacted + excluded.contacted,
@@ -105,22 +129,30 @@ async fn add(tx: &mut Tx, node: &OrgPath, day: i64, c: &Counts) -> AppResult<()>
             closed = demand_rollups.closed + excluded.closed,
             closed_on_time = demand_rollups.closed_on_time + excluded.closed_on_time,
             handled = demand_rollups.handled + excluded.handled,
-            rework = demand_rollups.rework + excluded.rework",
-    )
-    .bind(node.as_str())
-    .bind(day)
-    .bind(c.rated)
-    .bind(c.contacted)
-    .bind(c.resolved)
-    .bind(c.satisfied)
-    .bind(c.due)
-    .bind(c.suspended)
-    .bind(c.closed)
-    .bind(c.closed_on_time)
-    .bind(c.handled)
-    .bind(c.rework)
-    .execute(&mut **tx)
-    .await?;
+            rework = demand_rollups.rework + excluded.rework,
+            fed_back_late = demand_rollups.fed_back_late + excluded.fed_back_late,
+            escalated = demand_rollups.escalated + excluded.escalated",
+        values.join(", ")
+    );
+    let mut q = sqlx::query(&sql);
+    for node in nodes {
+        q = q
+            .bind(node.as_str().to_string())
+            .bind(day)
+            .bind(c.rated)
+            .bind(c.contacted)
+            .bind(c.resolved)
+            .bind(c.satisfied)
+            .bind(c.due)
+            .bind(c.suspended)
+            .bind(c.closed)
+            .bind(c.closed_on_time)
+            .bind(c.handled)
+            .bind(c.rework)
+            .bind(c.fed_back_late)
+            .bind(c.escalated);
+    }
+    q.execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -130,22 +162,28 @@ pub async fn apply(tx: &mut Tx, before: Option<&DemandRow>, after: &DemandRow) -
     if changes.is_empty() {
         return Ok(());
     }
-    for node in levels(&after.org_path) {
-        for (day, c) in &changes {
-            add(tx, &node, *day, c).await?;
-        }
+    let nodes = levels(&after.org_path);
+    for (day, c) in &changes {
+        add(tx, &nodes, *day, c).await?;
     }
     Ok(())
 }
 
-/// Counts one `resolve` (handled) or `verify_fail` (rework) event.
+/// Counts one `resolve` (handled) or `verify_fail` (rework) event, or the
+/// first `escalate` of a demand (`first_escalation`; later ones count no
+/// more: the dashboards count escalated demands, not escalations).
 pub async fn count_event(
     tx: &mut Tx,
     org_path: &OrgPath,
     action: &str,
     at_ms: i64,
+    first_escalation: bool,
 ) -> AppResult<()> {
     let c = match action {
+        "escalate" if first_escalation => Counts {
+            escalated: 1,
+            ..Default::default()
+        },
         "resolve" => Counts {
             handled: 1,
             ..Default::default()
@@ -156,9 +194,47 @@ pub async fn count_event(
         },
         _ => return Ok(()),
     };
-    for node in levels(org_path) {
-        add(tx, &node, day_of(at_ms), &c).await?;
+    add(tx, &levels(org_path), day_of(at_ms), &c).await?;
+    Ok(())
+}
+
+/// Counts a new demand's filing for its household and every node above.
+pub async fn count_filing(tx: &mut Tx, d: &DemandRow) -> AppResult<()> {
+    add_filings(
+        tx,
+        &d.org_path,
+        day_of(d.created_at),
+        &d.category,
+        &d.channel,
+        1,
+    )
+    .await
+}
+
+/// Adds `n` filings of (day, category, channel) to every level of `org_path`
+/// (the seed writes its own sums through this too).
+pub async fn add_filings(
+    tx: &mut Tx,
+    org_path: &OrgPath,
+    day: i64,
+    category: &str,
+    channel: &str,
+    n: i64,
+) -> AppResult<()> {
+    let nodes = levels(org_path);
+    let values: Vec<String> = (0..nodes.len())
+        .map(|i| format!("(${}, $1, $2, $3, $4)", i + 5))
+        .collect();
+    let sql = format!(
+        "INSERT INTO demand_filings (node_path, day, category, channel, n) VALUES {}
+         ON CONFLICT (node_path, day, category, channel) DO UPDATE SET n = demand_filings.n + excluded.n",
+        values.join(", ")
+    );
+    let mut q = sqlx::query(&sql).bind(day).bind(category).bind(channel).bind(n);
+    for node in &nodes {
+        q = q.bind(node.as_str().to_string());
     }
+    q.execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -172,7 +248,8 @@ pub async fn sum(db: &Db, roots: &[OrgPath], from_ms: i64, to_ms: i64) -> AppRes
                     CAST(COALESCE(SUM(resolved), 0) AS BIGINT), CAST(COALESCE(SUM(satisfied), 0) AS BIGINT),
                     CAST(COALESCE(SUM(due), 0) AS BIGINT), CAST(COALESCE(SUM(suspended), 0) AS BIGINT),
                     CAST(COALESCE(SUM(closed), 0) AS BIGINT), CAST(COALESCE(SUM(closed_on_time), 0) AS BIGINT),
-                    CAST(COALESCE(SUM(handled), 0) AS BIGINT), CAST(COALESCE(SUM(rework), 0) AS BIGINT)
+                    CAST(COALESCE(SUM(handled), 0) AS BIGINT), CAST(COALESCE(SUM(rework), 0) AS BIGINT),
+                    CAST(COALESCE(SUM(fed_back_late), 0) AS BIGINT), CAST(COALESCE(SUM(escalated), 0) AS BIGINT)
              FROM demand_rollups WHERE node_path = $1 AND day >= $2 AND day < $3",
         )
         .bind(root.as_str())
@@ -191,6 +268,8 @@ pub async fn sum(db: &Db, roots: &[OrgPath], from_ms: i64, to_ms: i64) -> AppRes
             closed_on_time: r.get(7),
             handled: r.get(8),
             rework: r.get(9),
+            fed_back_late: r.get(10),
+            escalated: r.get(11),
         });
     }
     Ok(total)
@@ -206,6 +285,9 @@ pub async fn rebuild(db: &Db) -> AppResult<usize> {
             .await?;
     }
     sqlx::query("DELETE FROM demand_rollups")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM demand_filings")
         .execute(&mut *tx)
         .await?;
     let mut after = String::new();
@@ -225,6 +307,7 @@ pub async fn rebuild(db: &Db) -> AppResult<usize> {
         for id in &ids {
             if let Some(d) = crate::store::get_demand_tx(&mut tx, id).await? {
                 apply(&mut tx, None, &d).await?;
+                count_filing(&mut tx, &d).await?;
                 n += 1;
             }
         }
@@ -238,7 +321,17 @@ pub async fn rebuild(db: &Db) -> AppResult<usize> {
     .await?;
     for e in events {
         let path = OrgPath::from_db(e.get::<String, _>(0));
-        count_event(&mut tx, &path, &e.get::<String, _>(1), e.get(2)).await?;
+        count_event(&mut tx, &path, &e.get::<String, _>(1), e.get(2), false).await?;
+    }
+    let firsts = sqlx::query(
+        "SELECT d.org_path, MIN(e.at_ms) FROM demand_events e JOIN demands d ON d.id = e.demand_id
+         WHERE e.action = 'escalate' GROUP BY e.demand_id, d.org_path",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for e in firsts {
+        let path = OrgPath::from_db(e.get::<String, _>(0));
+        count_event(&mut tx, &path, "escalate", e.get(1), true).await?;
     }
     tx.commit().await?;
     Ok(n)

@@ -234,9 +234,11 @@ pub async fn insert_demand(
     .bind(f.created_by)
     .execute(&mut **tx)
     .await?;
-    get_demand_tx(tx, &id)
+    let row = get_demand_tx(tx, &id)
         .await?
-        .ok_or(kernel::AppError::NotFound)
+        .ok_or(kernel::AppError::NotFound)?;
+    crate::rollup::count_filing(tx, &row).await?;
+    Ok(row)
 }
 
 pub async fn get_demand_tx(tx: &mut Tx, id: &str) -> AppResult<Option<DemandRow>> {

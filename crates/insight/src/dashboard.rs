@@ -313,7 +313,7 @@ pub async fn dashboard(ctx: &Ctx, scope: &Scope, period: &Period) -> AppResult<D
 
     // Filings by day, category and channel, folded into the buckets.
     let (bucket_kind, buckets) = model::buckets(period);
-    let volume = store::volume(db, roots, period.from_ms, period.to_ms).await?;
+    let volume = store::volume(db, roots, &buckets).await?;
     let mut per_cat: HashMap<String, i64> = HashMap::new();
     let mut per_channel: HashMap<String, i64> = HashMap::new();
     let mut per_bucket: Vec<BucketVolume> =
@@ -330,11 +330,13 @@ pub async fn dashboard(ctx: &Ctx, scope: &Scope, period: &Period) -> AppResult<D
             *b.2.entry(v.channel.clone()).or_default() += v.n;
         }
     }
-    let previous_created: i64 = store::volume(db, roots, prev.from_ms, prev.to_ms)
-        .await?
-        .iter()
-        .map(|v| v.n)
-        .sum();
+    let previous_created = store::filed_total(
+        db,
+        roots,
+        cases::rollup::day_of(prev.from_ms),
+        cases::rollup::day_of(prev.to_ms),
+    )
+    .await?;
 
     // Categories by count (then catalogue order), channels in fixed order.
     let order = |code: &str| {
@@ -408,21 +410,27 @@ pub async fn dashboard(ctx: &Ctx, scope: &Scope, period: &Period) -> AppResult<D
         });
     }
 
-    let (late, escalated) =
-        store::late_and_escalated(db, roots, period.from_ms, period.to_ms, now).await?;
-    let (previous_late, previous_escalated) =
-        store::late_and_escalated(db, roots, prev.from_ms, prev.to_ms, now).await?;
+    // 超期: fed back late (rollups) and open past the deadline (live).
+    let late = counts.fed_back_late
+        + store::open_late(db, roots, period.from_ms, period.to_ms, now).await?;
+    let previous_late = prev_counts.fed_back_late
+        + store::open_late(db, roots, prev.from_ms, prev.to_ms, now).await?;
+    let (escalated, previous_escalated) = (counts.escalated, prev_counts.escalated);
     let (open, overdue, open_escalated) = store::snapshot(db, roots).await?;
 
     // One level down: filings by category (the heat table), lateness and
     // the indicators of each unit.
     let units = units(db, scope).await?;
     let ranges: Vec<Vec<OrgPath>> = units.iter().map(|u| u.1.clone()).collect();
-    let unit_cats =
-        store::unit_categories(db, roots, &ranges, period.from_ms, period.to_ms).await?;
-    let unit_late =
-        store::unit_late_and_escalated(db, roots, &ranges, period.from_ms, period.to_ms, now)
-            .await?;
+    let unit_cats = store::unit_categories(
+        db,
+        &ranges,
+        cases::rollup::day_of(period.from_ms),
+        cases::rollup::day_of(period.to_ms),
+    )
+    .await?;
+    let unit_open_late =
+        store::unit_open_late(db, roots, &ranges, period.from_ms, period.to_ms, now).await?;
     let columns: Vec<String> = by_category.iter().map(|c| c.code.clone()).collect();
     let mut unit_stats = Vec::new();
     let mut heat_rows = Vec::new();
@@ -440,8 +448,8 @@ pub async fn dashboard(ctx: &Ctx, scope: &Scope, period: &Period) -> AppResult<D
         unit_stats.push(UnitStats {
             org: OrgRef::from(node),
             created: total,
-            late: unit_late[i].0,
-            escalated: unit_late[i].1,
+            late: c.fed_back_late + unit_open_late[i],
+            escalated: c.escalated,
             rates: rates::rates_from(&c),
         });
         heat_rows.push(HeatRow {

@@ -793,6 +793,8 @@ struct LeaguePage {
     period_hidden: String,
     period_extra: String,
     error: Option<String>,
+    /// The refused weights form: a message next to each bad number.
+    fs: kernel::FormState,
     saved: bool,
     crumbs: Vec<Crumb>,
     title: String,
@@ -844,6 +846,7 @@ async fn league_page(
         error,
         saved,
         None,
+        kernel::FormState::none(),
     )
     .await
     {
@@ -869,6 +872,7 @@ async fn render_league(
     error: Option<String>,
     saved: bool,
     draft: Option<&Draft>,
+    fs: kernel::FormState,
 ) -> AppResult<Response> {
     let (from, to) = model::period_dates(period);
     let lq = LeagueQuery {
@@ -989,6 +993,7 @@ async fn render_league(
         period_extra: format!("kind={}&", kind.as_str()),
         shell: Shell::new(lang, "insight.league", "insight", Some(p)).with_title(title.clone()),
         error,
+        fs,
         saved,
         crumbs: crumbs(ctx, p, &scope).await?,
         title,
@@ -1049,6 +1054,8 @@ async fn weights_form(
     let mut criteria = Vec::new();
     let mut draft: Draft = Vec::new();
     let mut bad = false;
+    // Each number that does not read, by its form field.
+    let mut numbers = kernel::FieldErrors::new();
     for i in Indicator::ALL {
         let get = |k: &str| field(&format!("{}_{k}", i.as_str()));
         let (points, threshold, per_point) = (get("points"), get("threshold"), get("per_point"));
@@ -1075,26 +1082,43 @@ async fn weights_form(
                     threshold: t / 100.0,
                     per_point: pp,
                 }),
-                _ => bad = true,
+                (t, pp) => {
+                    bad = true;
+                    if t.is_none() {
+                        numbers.add(
+                            format!("{}_threshold", i.as_str()),
+                            lang.t("insight.weights_numbers"),
+                        );
+                    }
+                    if pp.is_none() {
+                        numbers.add(
+                            format!("{}_per_point", i.as_str()),
+                            lang.t("insight.weights_numbers"),
+                        );
+                    }
+                }
             },
-            None => bad = true,
+            None => {
+                bad = true;
+                numbers.add(
+                    format!("{}_points", i.as_str()),
+                    lang.t("insight.weights_numbers"),
+                );
+            }
         }
     }
     let org = Some(org_s.as_str()).filter(|s| !s.is_empty());
     let kind = api::parse_kind(Some(&kind_s)).unwrap_or(LeagueKind::Compound);
     let (period, _) = period_or_default(&ctx, Some(&from_s), Some(&to_s));
     let result = if bad {
-        Err(AppError::field(
-            "criteria",
-            lang.t("insight.weights_numbers"),
-        ))
+        Err(AppError::Validation(numbers))
     } else {
         api::save_weights(
             &ctx,
             &p,
             org,
             &WeightsBody {
-                criteria,
+                criteria: criteria.clone(),
                 version: version_s.parse().unwrap_or(0),
             },
         )
@@ -1111,16 +1135,38 @@ async fn weights_form(
             .into_response()
         }
         Err(e @ (AppError::Validation(_) | AppError::Conflict { .. })) => {
-            let msg = match &e {
+            // `criteria[i].points` is the form's `<indicator>_points`; the
+            // messages go next to those fields, the rest on top.
+            let e = match e {
                 AppError::Validation(fe) => {
-                    fe.0.values()
-                        .flatten()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(";")
+                    let mut named = kernel::FieldErrors::new();
+                    for (k, msgs) in fe.0 {
+                        let key = k
+                            .strip_prefix("criteria[")
+                            .and_then(|r| r.split_once("]."))
+                            .and_then(|(i, f)| {
+                                let c = criteria.get(i.parse::<usize>().ok()?)?;
+                                Some(format!("{}_{f}", c.indicator.as_str()))
+                            })
+                            .unwrap_or(k);
+                        for m in msgs {
+                            named.add(key.clone(), m);
+                        }
+                    }
+                    AppError::Validation(named)
                 }
-                other => other.message().to_string(),
+                other => other,
             };
+            let shown: Vec<String> = Indicator::ALL
+                .iter()
+                .flat_map(|i| {
+                    ["points", "threshold", "per_point"].map(|f| format!("{}_{f}", i.as_str()))
+                })
+                .collect();
+            let shown: Vec<&str> = shown.iter().map(String::as_str).collect();
+            let fs = kernel::FormState::new("weights", &f)
+                .refused(&e, &shown, lang)
+                .unwrap_or_default();
             match render_league(
                 &ctx,
                 &p,
@@ -1128,9 +1174,10 @@ async fn weights_form(
                 kind,
                 org,
                 &period,
-                Some(msg),
+                fs.message.clone(),
                 false,
                 Some(&draft),
+                fs,
             )
             .await
             {
@@ -1289,7 +1336,8 @@ pub struct SurveyCard {
 #[template(path = "insight_surveys.html")]
 struct SurveysPage {
     shell: Shell,
-    error: Option<String>,
+    /// The refused form (`answer-<id>`, `survey`, `company`).
+    fs: kernel::FormState,
     done: Option<&'static str>,
     staff: bool,
     compounds: Vec<(String, String)>,
@@ -1385,7 +1433,7 @@ async fn render_surveys(
     ctx: &Ctx,
     p: &Principal,
     lang: Lang,
-    error: Option<String>,
+    fs: kernel::FormState,
     done: Option<&'static str>,
 ) -> AppResult<Response> {
     let surveys = crate::survey::list(ctx, p, None).await?;
@@ -1399,7 +1447,7 @@ async fn render_surveys(
     use chrono::Datelike;
     let page = SurveysPage {
         shell: Shell::new(lang, "insight.surveys", "surveys", Some(p)),
-        error,
+        fs,
         done,
         staff: !p.roots_for(Role::CASE_STAFF).is_empty(),
         compounds,
@@ -1427,7 +1475,7 @@ async fn surveys_page(
         Some("company") => Some("insight.company_saved"),
         _ => None,
     };
-    render_surveys(&ctx, &p, lang, None, done)
+    render_surveys(&ctx, &p, lang, kernel::FormState::none(), done)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
@@ -1439,22 +1487,14 @@ async fn after_form(
     lang: Lang,
     result: AppResult<()>,
     done: &str,
+    form: kernel::FormState,
+    shown: &[&str],
 ) -> Response {
     match result {
         Ok(()) => Redirect::to(&format!("/surveys?done={done}")).into_response(),
         Err(e @ (AppError::Validation(_) | AppError::Conflict { .. } | AppError::Forbidden)) => {
-            let msg = match &e {
-                AppError::Validation(f) => {
-                    f.0.values()
-                        .flatten()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(";")
-                }
-                AppError::Forbidden => lang.t("error.forbidden").to_string(),
-                other => other.message().to_string(),
-            };
-            match render_surveys(ctx, p, lang, Some(msg), None).await {
+            let fs = form.refused(&e, shown, lang).unwrap_or_default();
+            match render_surveys(ctx, p, lang, fs, None).await {
                 Ok(mut r) => {
                     *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
                     r
@@ -1484,7 +1524,17 @@ async fn create_survey_form(
         period: form_field(&f, "period"),
     };
     let r = crate::survey::create(&ctx, &p, &body).await.map(|_| ());
-    after_form(&ctx, &p, lang, r, "created").await
+    let form = kernel::FormState::new("survey", &f);
+    after_form(
+        &ctx,
+        &p,
+        lang,
+        r,
+        "created",
+        form,
+        &["compound_id", "period"],
+    )
+    .await
 }
 
 async fn company_form(
@@ -1502,7 +1552,8 @@ async fn company_form(
     let r = crate::survey::set_company(&ctx, &p, &form_field(&f, "compound_id"), &body)
         .await
         .map(|_| ());
-    after_form(&ctx, &p, lang, r, "company").await
+    let form = kernel::FormState::new("company", &f);
+    after_form(&ctx, &p, lang, r, "company", form, &["compound_id", "name"]).await
 }
 
 async fn answer_form(
@@ -1520,10 +1571,39 @@ async fn answer_form(
         .collect();
     let comment = Some(form_field(&f, "comment")).filter(|c| !c.is_empty());
     let body = crate::survey::AnswerBody { scores, comment };
+    // `scores[i]` is the form's question `q<i+1>`.
     let r = crate::survey::answer(&ctx, &p, &id, &body)
         .await
-        .map(|_| ());
-    after_form(&ctx, &p, lang, r, "answered").await
+        .map(|_| ())
+        .map_err(|e| match e {
+            AppError::Validation(fe) => {
+                let mut named = kernel::FieldErrors::new();
+                for (k, msgs) in fe.0 {
+                    let key = k
+                        .strip_prefix("scores[")
+                        .and_then(|r| r.strip_suffix(']'))
+                        .and_then(|i| i.parse::<usize>().ok())
+                        .map(|i| format!("q{}", i + 1))
+                        .unwrap_or(k);
+                    for m in msgs {
+                        named.add(key.clone(), m);
+                    }
+                }
+                AppError::Validation(named)
+            }
+            other => other,
+        });
+    let form = kernel::FormState::new(&format!("answer-{id}"), &f);
+    after_form(
+        &ctx,
+        &p,
+        lang,
+        r,
+        "answered",
+        form,
+        &["scores", "q1", "q2", "q3", "q4", "q5", "comment"],
+    )
+    .await
 }
 
 async fn publish_form(
@@ -1539,10 +1619,25 @@ async fn publish_form(
     let body = crate::survey::PublishBody {
         version: form_field(&f, "version").parse().ok(),
     };
-    let r = crate::survey::publish(&ctx, &p, &id, &body)
-        .await
-        .map(|_| ());
-    after_form(&ctx, &p, lang, r, "published").await
+    // Publishing fixes the grade for good: it needs the confirming tick,
+    // checked here (the page's `required` is only a hint).
+    let r = if form_field(&f, "confirmed") == "1" {
+        crate::survey::publish(&ctx, &p, &id, &body)
+            .await
+            .map(|_| ())
+    } else {
+        crate::survey::visible_survey(&ctx, &p, &id)
+            .await
+            .and_then(|(_, v)| {
+                if v.can_publish {
+                    Err(AppError::field("confirmed", lang.t("ux.confirm_missing")))
+                } else {
+                    Err(AppError::Forbidden)
+                }
+            })
+    };
+    let form = kernel::FormState::new(&format!("publish-{id}"), &f);
+    after_form(&ctx, &p, lang, r, "published", form, &["confirmed"]).await
 }
 
 #[cfg(test)]

@@ -40,7 +40,17 @@ fn bind_roots<'q>(
     q
 }
 
-/// Filings per (Shanghai day, category, channel), created in `[from, to)`.
+/// The part of [`LATE`] the rollups cannot hold because it depends on now:
+/// demands not yet fed back (nor closed) whose deadline in `[$1, $2)` has
+/// passed (`$3`). The rest of LATE, the demands fed back after their
+/// deadline, is the rollups' `fed_back_late`. Served by the
+/// `(status, feedback_deadline)` index: only the open demands are read.
+const OPEN_LATE: &str =
+    "d.status IN ('submitted', 'accepted', 'dispatched', 'in_progress', 'resolved', \
+     'closed', 'returned', 'rework') AND d.resolved_at IS NULL AND d.closed_at IS NULL \
+     AND d.feedback_deadline >= $1 AND d.feedback_deadline < $2 AND d.feedback_deadline < $3";
+
+/// Filings per (bucket, category, channel); `day` is the bucket's first day.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VolumeRow {
     pub day: i64,
@@ -49,23 +59,42 @@ pub struct VolumeRow {
     pub n: i64,
 }
 
+/// `node_path IN ($first, …)` over the roots (disjoint subtrees: each
+/// root's rollup rows hold its whole subtree).
+fn node_in(roots: usize, first: usize) -> String {
+    let list: Vec<String> = (0..roots).map(|i| format!("${}", first + i)).collect();
+    format!("node_path IN ({})", list.join(", "))
+}
+
+/// Filings in the buckets (contiguous, sorted), by category and channel,
+/// from the `demand_filings` rollup: at most one row per node, day,
+/// category and channel is read, whatever the number of demands.
 pub async fn volume(
     db: &Db,
     roots: &[OrgPath],
-    from_ms: i64,
-    to_ms: i64,
+    buckets: &[crate::model::Bucket],
 ) -> AppResult<Vec<VolumeRow>> {
+    let (Some(first), Some(last)) = (buckets.first(), buckets.last()) else {
+        return Ok(vec![]);
+    };
     if roots.is_empty() {
         return Ok(vec![]);
     }
-    let day = day_sql("d.created_at");
+    // Bucket bounds are day numbers the server computed, not client text.
+    let mut case = String::from("CASE");
+    for b in buckets {
+        case.push_str(&format!(" WHEN day < {} THEN {}", b.to_day, b.from_day));
+    }
+    case.push_str(" END");
     let sql = format!(
-        "SELECT {day} AS gday, d.category, d.channel, COUNT(*) AS n FROM demands d
-         WHERE d.created_at >= $1 AND d.created_at < $2 AND {}
-         GROUP BY 1, 2, 3",
-        scope_sql("d.org_path", roots.len(), 3)
+        "SELECT {case} AS gday, category, channel, CAST(SUM(n) AS BIGINT) AS n FROM demand_filings
+         WHERE day >= $1 AND day < $2 AND {} GROUP BY 1, 2, 3",
+        node_in(roots.len(), 3)
     );
-    let q = bind_roots(sqlx::query(&sql).bind(from_ms).bind(to_ms), roots);
+    let mut q = sqlx::query(&sql).bind(first.from_day).bind(last.to_day);
+    for r in roots {
+        q = q.bind(r.as_str().to_string());
+    }
     Ok(q.fetch_all(db.reader())
         .await?
         .iter()
@@ -78,40 +107,45 @@ pub async fn volume(
         .collect())
 }
 
-/// (late, escalated) over the scope: demands late against a feedback
-/// deadline in the period (see [`LATE`]), and demands escalated (督办, by
-/// hand or by the overdue sweep) at least once in the period.
-pub async fn late_and_escalated(
+/// The number of filings in the days `[from_day, to_day)`.
+pub async fn filed_total(db: &Db, roots: &[OrgPath], from_day: i64, to_day: i64) -> AppResult<i64> {
+    if roots.is_empty() {
+        return Ok(0);
+    }
+    let sql = format!(
+        "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM demand_filings WHERE day >= $1 AND day < $2 AND {}",
+        node_in(roots.len(), 3)
+    );
+    let mut q = sqlx::query(&sql).bind(from_day).bind(to_day);
+    for r in roots {
+        q = q.bind(r.as_str().to_string());
+    }
+    Ok(q.fetch_one(db.reader()).await?.get(0))
+}
+
+/// Open demands past a deadline in the period (see [`OPEN_LATE`]); add the
+/// rollups' `fed_back_late` for the whole 超期 count of [`LATE`].
+pub async fn open_late(
     db: &Db,
     roots: &[OrgPath],
     from_ms: i64,
     to_ms: i64,
     now_ms: i64,
-) -> AppResult<(i64, i64)> {
+) -> AppResult<i64> {
     if roots.is_empty() {
-        return Ok((0, 0));
+        return Ok(0);
     }
     let sql = format!(
-        "SELECT COUNT(*) FROM demands d WHERE {LATE} AND {}",
+        "SELECT COUNT(*) FROM demands d WHERE {OPEN_LATE} AND {}",
         scope_sql("d.org_path", roots.len(), 4)
     );
-    let late: i64 = bind_roots(
+    Ok(bind_roots(
         sqlx::query(&sql).bind(from_ms).bind(to_ms).bind(now_ms),
         roots,
     )
     .fetch_one(db.reader())
     .await?
-    .get(0);
-    let sql = format!(
-        "SELECT COUNT(DISTINCT e.demand_id) FROM demand_events e JOIN demands d ON d.id = e.demand_id
-         WHERE e.action = 'escalate' AND e.at_ms >= $1 AND e.at_ms < $2 AND {}",
-        scope_sql("d.org_path", roots.len(), 3)
-    );
-    let escalated: i64 = bind_roots(sqlx::query(&sql).bind(from_ms).bind(to_ms), roots)
-        .fetch_one(db.reader())
-        .await?
-        .get(0);
-    Ok((late, escalated))
+    .get(0))
 }
 
 /// Open, overdue (flagged by the sweep) and escalated open demands now.
@@ -154,56 +188,60 @@ fn unit_case(col: &str, units: &[Vec<OrgPath>], first: usize) -> (String, Vec<Or
     (sql, binds)
 }
 
-/// Filings per (unit, category) created in the period; units are given as
-/// their ranges (the unit's subtree within scope) and answered by index.
+/// Filings per (unit, category) in the days `[from_day, to_day)`, from the
+/// `demand_filings` rollup; units are given as their ranges (the unit's
+/// subtree within scope, disjoint) and answered by index.
 pub async fn unit_categories(
     db: &Db,
-    roots: &[OrgPath],
     units: &[Vec<OrgPath>],
-    from_ms: i64,
-    to_ms: i64,
+    from_day: i64,
+    to_day: i64,
 ) -> AppResult<Vec<(usize, String, i64)>> {
-    if roots.is_empty() || units.iter().all(Vec::is_empty) {
+    let paths: Vec<(usize, &OrgPath)> = units
+        .iter()
+        .enumerate()
+        .flat_map(|(i, ranges)| ranges.iter().map(move |p| (i, p)))
+        .collect();
+    if paths.is_empty() {
         return Ok(vec![]);
     }
-    let scope = scope_sql("d.org_path", roots.len(), 3);
-    let (case, binds) = unit_case("d.org_path", units, 3 + 2 * roots.len());
     let sql = format!(
-        "SELECT {case} AS unit, d.category, COUNT(*) AS n FROM demands d
-         WHERE d.created_at >= $1 AND d.created_at < $2 AND {scope}
-         GROUP BY 1, 2"
+        "SELECT node_path, category, CAST(SUM(n) AS BIGINT) AS n FROM demand_filings
+         WHERE day >= $1 AND day < $2 AND {} GROUP BY node_path, category",
+        node_in(paths.len(), 3)
     );
-    let q = bind_roots(
-        bind_roots(sqlx::query(&sql).bind(from_ms).bind(to_ms), roots),
-        &binds,
-    );
+    let mut q = sqlx::query(&sql).bind(from_day).bind(to_day);
+    for (_, p) in &paths {
+        q = q.bind(p.as_str().to_string());
+    }
     Ok(q.fetch_all(db.reader())
         .await?
         .iter()
         .filter_map(|r| {
-            let u: i64 = r.get("unit");
-            (u >= 0).then(|| (u as usize, r.get("category"), r.get("n")))
+            let path: String = r.get("node_path");
+            let unit = paths.iter().find(|(_, p)| p.as_str() == path)?.0;
+            Some((unit, r.get("category"), r.get("n")))
         })
         .collect())
 }
 
-/// (late, escalated) per unit, as [`late_and_escalated`] counts them.
-pub async fn unit_late_and_escalated(
+/// [`open_late`] per unit (units as their ranges, answered by index).
+pub async fn unit_open_late(
     db: &Db,
     roots: &[OrgPath],
     units: &[Vec<OrgPath>],
     from_ms: i64,
     to_ms: i64,
     now_ms: i64,
-) -> AppResult<Vec<(i64, i64)>> {
-    let mut out = vec![(0, 0); units.len()];
+) -> AppResult<Vec<i64>> {
+    let mut out = vec![0; units.len()];
     if roots.is_empty() || units.iter().all(Vec::is_empty) {
         return Ok(out);
     }
     let scope = scope_sql("d.org_path", roots.len(), 4);
     let (case, binds) = unit_case("d.org_path", units, 4 + 2 * roots.len());
     let sql = format!(
-        "SELECT {case} AS unit, COUNT(*) AS n FROM demands d WHERE {LATE} AND {scope} GROUP BY 1"
+        "SELECT {case} AS unit, COUNT(*) AS n FROM demands d WHERE {OPEN_LATE} AND {scope} GROUP BY 1"
     );
     let rows = bind_roots(
         bind_roots(
@@ -217,27 +255,7 @@ pub async fn unit_late_and_escalated(
     for r in rows {
         let u: i64 = r.get("unit");
         if u >= 0 {
-            out[u as usize].0 = r.get("n");
-        }
-    }
-    let scope = scope_sql("d.org_path", roots.len(), 3);
-    let (case, binds) = unit_case("d.org_path", units, 3 + 2 * roots.len());
-    let sql = format!(
-        "SELECT {case} AS unit, COUNT(DISTINCT e.demand_id) AS n
-         FROM demand_events e JOIN demands d ON d.id = e.demand_id
-         WHERE e.action = 'escalate' AND e.at_ms >= $1 AND e.at_ms < $2 AND {scope}
-         GROUP BY 1"
-    );
-    let rows = bind_roots(
-        bind_roots(sqlx::query(&sql).bind(from_ms).bind(to_ms), roots),
-        &binds,
-    )
-    .fetch_all(db.reader())
-    .await?;
-    for r in rows {
-        let u: i64 = r.get("unit");
-        if u >= 0 {
-            out[u as usize].1 = r.get("n");
+            out[u as usize] = r.get("n");
         }
     }
     Ok(out)

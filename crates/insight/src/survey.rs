@@ -179,7 +179,11 @@ pub async fn view(ctx: &Ctx, p: &Principal, s: &SurveyRow) -> AppResult<SurveyVi
     })
 }
 
-async fn visible_survey(ctx: &Ctx, p: &Principal, id: &str) -> AppResult<(SurveyRow, SurveyView)> {
+pub(crate) async fn visible_survey(
+    ctx: &Ctx,
+    p: &Principal,
+    id: &str,
+) -> AppResult<(SurveyRow, SurveyView)> {
     let id = kernel::id::parse_id(id).ok_or(AppError::NotFound)?;
     let s = store::get_survey(&ctx.db, &id)
         .await?

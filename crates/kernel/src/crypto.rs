@@ -1,8 +1,15 @@
 //! Field encryption for sensitive personal data (身份证号, phone, health,
 //! party membership): AES-256-GCM, or SM4-GCM for 密评 deployments (GB/T
 //! 32907 block cipher in GCM mode), with a random nonce per value, plus a
-//! keyed blind index (HMAC-SHA256) so an exact match can be found without
-//! storing the plaintext. All keys are derived from one master key.
+//! keyed blind index so an exact match can be found without storing the
+//! plaintext: HMAC-SHA256, or HMAC-SM3 (GB/T 32905 hash) when SM4 is
+//! selected. All keys are derived from one master key.
+//!
+//! Blind index form: 64 hex digits (HMAC-SHA256, the first form), or
+//! `sm3:<64 hex digits>` (HMAC-SM3). The tag tells which algorithm a stored
+//! index was computed with, so a database whose indexes do not match the
+//! configured `field_cipher` is recognised ([`FieldCipher::index_is_current`])
+//! and `lianxin rotate-key` recomputes them.
 //!
 //! Stored form: `v2:<algorithm>:<key id>:<base64(nonce || ciphertext+tag)>`,
 //! the key id being a fingerprint of the master key, so values under
@@ -20,6 +27,9 @@ use sha2::Sha256;
 use std::sync::Arc;
 
 type HmacSha256 = Hmac<Sha256>;
+type HmacSm3 = Hmac<sm3::Sm3>;
+/// The tag of blind indexes computed with HMAC-SM3.
+pub const SM3_INDEX_TAG: &str = "sm3:";
 /// SM4 (GB/T 32907-2016) in GCM mode with a 96-bit nonce.
 pub type Sm4Gcm = AesGcm<sm4::Sm4, U12>;
 
@@ -76,6 +86,7 @@ struct Inner {
     algorithm: Algorithm,
     key_id: String,
     index_key: [u8; 32],
+    sm3_index_key: [u8; 32],
 }
 
 impl std::fmt::Debug for FieldCipher {
@@ -111,6 +122,7 @@ impl FieldCipher {
         let enc_key = derive(master, b"lianxin/field-encryption/v1");
         let sm4_key = derive(master, b"lianxin/field-encryption/sm4/v1");
         let index_key = derive(master, b"lianxin/blind-index/v1");
+        let sm3_index_key = hmac_sm3(master, b"lianxin/blind-index/sm3/v1");
         let key_id = hex::encode(&derive(master, b"lianxin/key-id/v1")[..4]);
         FieldCipher {
             inner: Arc::new(Inner {
@@ -119,6 +131,7 @@ impl FieldCipher {
                 algorithm,
                 key_id,
                 index_key,
+                sm3_index_key,
             }),
         }
     }
@@ -197,14 +210,49 @@ impl FieldCipher {
 
     /// Deterministic keyed index of a normalised value; `kind` separates
     /// domains so a phone and an ID with equal digits never collide.
+    /// HMAC-SHA256 (64 hex digits) under AES-256-GCM; HMAC-SM3, tagged
+    /// `sm3:`, under SM4-GCM (密评: SM-series algorithms throughout).
     pub fn blind_index(&self, kind: &str, value: &str) -> String {
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.inner.index_key)
-            .expect("HMAC takes any key size");
-        mac.update(kind.as_bytes());
-        mac.update(&[0]);
-        mac.update(value.as_bytes());
-        hex::encode(mac.finalize().into_bytes())
+        let mut msg = Vec::with_capacity(kind.len() + 1 + value.len());
+        msg.extend_from_slice(kind.as_bytes());
+        msg.push(0);
+        msg.extend_from_slice(value.as_bytes());
+        match self.inner.algorithm {
+            Algorithm::Aes256Gcm => {
+                let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.inner.index_key)
+                    .expect("HMAC takes any key size");
+                mac.update(&msg);
+                hex::encode(mac.finalize().into_bytes())
+            }
+            Algorithm::Sm4Gcm => format!(
+                "{SM3_INDEX_TAG}{}",
+                hex::encode(hmac_sm3(&self.inner.sm3_index_key, &msg))
+            ),
+        }
     }
+
+    /// Was this stored blind index computed with this cipher's index
+    /// algorithm? (Not whether with this key: a key change shows in the
+    /// values' key ids.)
+    pub fn index_is_current(&self, stored: &str) -> bool {
+        match self.inner.algorithm {
+            Algorithm::Aes256Gcm => !stored.contains(':'),
+            Algorithm::Sm4Gcm => stored.starts_with(SM3_INDEX_TAG),
+        }
+    }
+}
+
+/// HMAC-SM3 (RFC 2104 over the GB/T 32905-2016 hash).
+pub fn hmac_sm3(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let mut mac = <HmacSm3 as Mac>::new_from_slice(key).expect("HMAC takes any key size");
+    mac.update(data);
+    mac.finalize().into_bytes().into()
+}
+
+/// The SM3 hash (GB/T 32905-2016), hex.
+pub fn sm3_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sm3::Sm3::digest(data))
 }
 
 fn derive(master: &[u8; 32], label: &[u8]) -> [u8; 32] {
@@ -331,6 +379,58 @@ mod tests {
         assert_ne!(a, b);
         assert!(!a.contains("14110219850312001X"));
         assert_eq!(c.decrypt(&a).as_deref(), Some("14110219850312001X"));
+    }
+
+    #[test]
+    fn sm3_known_answer_gb_t_32905() {
+        // GB/T 32905-2016 Appendix A, examples 1 and 2.
+        assert_eq!(
+            sm3_hex(b"abc"),
+            "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
+        );
+        assert_eq!(
+            sm3_hex("abcd".repeat(16).as_bytes()),
+            "debe9ff92275b8a138604889c18e5a4d6fdb70e5387e5765293dcba39c0c5732"
+        );
+    }
+
+    #[test]
+    fn hmac_sm3_known_answers() {
+        // RFC 4231 test cases 1 and 2 (inputs) with SM3 as the hash; the
+        // expected values computed independently with OpenSSL 3.0
+        // (`openssl mac -digest SM3 -macopt key:Jefe HMAC`).
+        assert_eq!(
+            hex::encode(hmac_sm3(&[0x0b; 20], b"Hi There")),
+            "51b00d1fb49832bfb01c3ce27848e59f871d9ba938dc563b338ca964755cce70"
+        );
+        assert_eq!(
+            hex::encode(hmac_sm3(b"Jefe", b"what do ya want for nothing?")),
+            "2e87f1d16862e6d964b50a5200bf2b10b764faa9680a296a2405f24bec39f882"
+        );
+    }
+
+    #[test]
+    fn the_blind_index_follows_the_cipher_and_says_which_it_is() {
+        let master = [7u8; 32];
+        let aes = FieldCipher::from_master_with(&master, Algorithm::Aes256Gcm);
+        let sm4 = FieldCipher::from_master_with(&master, Algorithm::Sm4Gcm);
+        let a = aes.blind_index("phone", "13800000001");
+        let s = sm4.blind_index("phone", "13800000001");
+        assert_eq!(a.len(), 64);
+        assert!(!a.contains(':'));
+        // HMAC-SM3 under the SM3 index key, tagged.
+        let mut msg = b"phone\0".to_vec();
+        msg.extend_from_slice(b"13800000001");
+        let key = hmac_sm3(&master, b"lianxin/blind-index/sm3/v1");
+        assert_eq!(s, format!("sm3:{}", hex::encode(hmac_sm3(&key, &msg))));
+        assert_eq!(s, sm4.blind_index("phone", "13800000001"), "deterministic");
+        assert_ne!(
+            s,
+            sm4.blind_index("id_card", "13800000001"),
+            "domains apart"
+        );
+        assert!(aes.index_is_current(&a) && !aes.index_is_current(&s));
+        assert!(sm4.index_is_current(&s) && !sm4.index_is_current(&a));
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! `Idempotency-Key` for POST writes: the same key, from the same credential,
-//! with the same request answers the first response again without a second
-//! write; the same key with a different request is refused (422).
+//! `Idempotency-Key` for POST writes: the same key, from the same user
+//! (whichever of their sessions sends it), with the same request answers
+//! the first response again without a second write; the same key with a
+//! different request is refused (422). Never on [`EXEMPT_PATHS`].
 //!
 //! Exactly-once needs the key to be written in the *same transaction* as the
 //! change it guards, or a crash between the two would let a retry write
@@ -20,13 +21,22 @@ use crate::db::{Backend, Db, Tx};
 use crate::error::{AppError, AppResult};
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sqlx::Row;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub const HEADER: &str = "idempotency-key";
+/// POSTs whose answer carries a credential (a session token, a TOTP
+/// secret): the key is not honoured there, so no such answer is ever kept
+/// in `idempotency_keys`. A retried login simply logs in again.
+pub const EXEMPT_PATHS: &[&str] = &[
+    "/api/v1/auth/login",
+    "/api/v1/me/totp",
+    "/login",
+    "/me/totp",
+];
 /// How long a key is remembered.
 pub const TTL_MS: i64 = 24 * 60 * 60 * 1000;
 /// Replays are kept for responses up to this size.
@@ -51,27 +61,75 @@ pub fn valid_key(k: &str) -> bool {
     !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| (0x21..=0x7e).contains(&b))
 }
 
-/// Whose key it is: the credential presented (bearer token or session
-/// cookie), hashed so no token is stored. Anonymous callers (Open311 with
-/// its `api_key` in the body) share one scope; the body hash still tells
-/// their requests apart.
-fn scope_of(req: &Request) -> String {
-    let bearer = req
-        .headers()
+/// Who a credential (bearer token or session cookie) belongs to, if its
+/// session is usable now: lent by the accounts module at start-up (the
+/// kernel cannot depend on it), stored in the context's extensions.
+#[derive(Clone)]
+pub struct OwnerResolver(pub std::sync::Arc<dyn Fn(Ctx, String) -> OwnerFuture + Send + Sync>);
+
+/// What an [`OwnerResolver`] answers: the user id, if any.
+pub type OwnerFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Option<String>> + Send>>;
+
+/// Lends the resolver to `ctx` (once; later calls keep the first).
+pub fn set_owner_resolver(ctx: &Ctx, resolver: OwnerResolver) {
+    ctx.extensions.get_or_init(move || resolver);
+}
+
+/// The credential presented, as the accounts module reads it: the bearer
+/// token, else the session cookie.
+fn credential(headers: &HeaderMap) -> (Option<&str>, Option<&str>) {
+    let bearer = headers
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let session = req
-        .headers()
+        .and_then(|v| v.to_str().ok());
+    let session = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
         .find(|(k, _)| *k == "lx_session")
-        .map(|(_, v)| v)
-        .unwrap_or("");
-    crate::crypto::sha256_hex(format!("auth:{bearer}\ncookie:{session}").as_bytes())
+        .map(|(_, v)| v);
+    (bearer, session)
+}
+
+/// Whose key it is: the **user** behind the credential, so the same user
+/// retrying after a new login (a new token) gets the first answer again,
+/// and another user's request under the same key is a request of its own.
+/// A credential that names no usable session (anonymous callers, Open311
+/// with its `api_key` in the body; or a dead token, which the handler
+/// refuses anyway) is scoped by the credential itself, hashed so no token
+/// is stored; anonymous callers share one scope and the body hash tells
+/// their requests apart.
+async fn scope_of(ctx: &Ctx, headers: &HeaderMap) -> String {
+    let (bearer, session) = credential(headers);
+    let token = match bearer {
+        Some(h) => h
+            .strip_prefix("Bearer ")
+            .or_else(|| h.strip_prefix("bearer "))
+            .map(str::trim),
+        None => session,
+    };
+    if let (Some(token), Some(owner)) = (
+        token.filter(|t| !t.is_empty() && t.len() <= 128),
+        ctx.extensions.get::<OwnerResolver>(),
+    ) {
+        if let Some(user) = (owner.0)(ctx.clone(), token.to_string()).await {
+            return user_scope(&user);
+        }
+    }
+    crate::crypto::sha256_hex(
+        format!(
+            "auth:{}\ncookie:{}",
+            bearer.unwrap_or(""),
+            session.unwrap_or("")
+        )
+        .as_bytes(),
+    )
+}
+
+/// The scope of a user's keys.
+pub fn user_scope(user_id: &str) -> String {
+    crate::crypto::sha256_hex(format!("user:{user_id}").as_bytes())
 }
 
 fn request_hash(method: &Method, uri: &axum::http::Uri, body: &[u8]) -> String {
@@ -128,7 +186,7 @@ pub async fn layer(
     req: Request,
     next: Next,
 ) -> Response {
-    if req.method() != Method::POST {
+    if req.method() != Method::POST || EXEMPT_PATHS.contains(&req.uri().path()) {
         return next.run(req).await;
     }
     let Some(raw) = req.headers().get(HEADER) else {
@@ -151,7 +209,7 @@ async fn run(
     req: Request,
     next: Next,
 ) -> AppResult<Response> {
-    let scope = scope_of(&req);
+    let scope = scope_of(ctx, req.headers()).await;
     let (parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, max_body)
         .await

@@ -178,7 +178,6 @@ async fn pump(
     let mut tick = tokio::time::interval_at(Instant::now() + beat, beat);
     let deadline = tokio::time::sleep(MAX_LIFETIME);
     tokio::pin!(deadline);
-    let idle_ms = ctx.settings.session_idle_minutes * 60_000;
     loop {
         let go_on = tokio::select! {
             r = rx.recv() => match r {
@@ -194,7 +193,9 @@ async fn pump(
                 Err(broadcast::error::RecvError::Closed) => false,
             },
             _ = tick.tick() => {
-                let alive = accounts::store::session_alive(&ctx.db, &session, idle_ms, ctx.now_ms())
+                // The same idle rule as every request (15 minutes for the
+                // separated roles, 30 for other staff).
+                let alive = accounts::session::still_alive(&ctx, &session, &user)
                     .await
                     .unwrap_or(true);
                 alive

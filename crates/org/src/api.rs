@@ -44,6 +44,7 @@ pub fn routes() -> Router<Ctx> {
                 .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024)),
         )
         .route("/api/v1/org/export.xlsx", get(export_xlsx))
+        .merge(crate::import_job::routes())
 }
 
 /// Who may read the registry at a node: staff over it, or a resident for

@@ -2,6 +2,7 @@
 //! 楼栋>单元>户, residents and their households, grids; Excel in and out.
 
 pub mod api;
+pub mod import_job;
 pub mod model;
 pub mod pages;
 pub mod store;

@@ -52,6 +52,8 @@ struct NodePage {
     residents: Vec<ResidentItem>,
     is_household: bool,
     can_export: bool,
+    /// Staff who may import residents into this compound.
+    can_import: bool,
 }
 
 async fn index(State(ctx): State<Ctx>, lang: Lang, Auth(p): Auth) -> Response {
@@ -71,6 +73,7 @@ async fn index(State(ctx): State<Ctx>, lang: Lang, Auth(p): Auth) -> Response {
         residents: vec![],
         is_household: false,
         can_export: false,
+        can_import: false,
     })
 }
 
@@ -116,6 +119,7 @@ async fn node_page(
     let en = lang == Lang::En;
     let is_household = node.kind == OrgKind::Household;
     let can_export = p.covers(Role::REGISTRY_READERS, &node.org_path);
+    let can_import = crate::import_job::may_import(&p, &node);
     let path = node.org_path.as_str().to_string();
     let title = node.name.clone();
     render(&NodePage {
@@ -138,5 +142,6 @@ async fn node_page(
             .collect(),
         is_household,
         can_export,
+        can_import,
     })
 }

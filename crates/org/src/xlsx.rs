@@ -29,7 +29,7 @@ pub struct ImportRow {
     pub resident: NewResident,
 }
 
-#[derive(Debug, Serialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct RowError {
     pub row: usize,
     pub column: String,
@@ -168,6 +168,15 @@ pub fn parse_workbook(bytes: &[u8]) -> Result<Vec<ImportRow>, Vec<RowError>> {
     }
 }
 
+/// Where an import is: `checking` the rows against the registry, then
+/// `writing` them; `done` of `total` rows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    pub stage: &'static str,
+    pub done: usize,
+    pub total: usize,
+}
+
 /// Imports checked rows under a compound in one transaction.
 pub async fn import(
     ctx: &Ctx,
@@ -182,6 +191,47 @@ pub async fn import(
         Ok(r) => r,
         Err(errors) => return Err(rejected(&errors)),
     };
+    import_rows(ctx, actor, compound, &rows, &|_| {})
+        .await
+        .map_err(|e| match e {
+            ImportError::Rows(errors) => rejected(&errors),
+            ImportError::Other(e) => e,
+        })
+}
+
+/// Why an import wrote nothing: bad rows (each with its row and column),
+/// or another error.
+#[derive(Debug)]
+pub enum ImportError {
+    Rows(Vec<RowError>),
+    Other(AppError),
+}
+
+impl From<AppError> for ImportError {
+    fn from(e: AppError) -> Self {
+        ImportError::Other(e)
+    }
+}
+
+impl From<sqlx::Error> for ImportError {
+    fn from(e: sqlx::Error) -> Self {
+        ImportError::Other(e.into())
+    }
+}
+
+/// Imports parsed rows under a compound in one transaction, reporting
+/// progress after each row; all or nothing.
+pub async fn import_rows(
+    ctx: &Ctx,
+    actor: Option<&str>,
+    compound: &NodeRow,
+    rows: &[ImportRow],
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<ImportReport, ImportError> {
+    if compound.kind != OrgKind::Compound {
+        return Err(AppError::field("org", "只能导入到小区").into());
+    }
+    let total = rows.len();
     let now = ctx.now_ms();
     let mut tx = ctx.db.begin().await?;
     let mut created = 0;
@@ -189,7 +239,7 @@ pub async fn import(
     // Numbers already registered are found first: a failed INSERT would
     // abort the whole transaction on PostgreSQL.
     let mut errors = Vec::new();
-    for row in &rows {
+    for (i, row) in rows.iter().enumerate() {
         if let Some(id) = &row.resident.id_card {
             if store::id_card_taken(&mut tx, &ctx.cipher, id.as_str()).await? {
                 errors.push(RowError {
@@ -199,12 +249,17 @@ pub async fn import(
                 });
             }
         }
+        progress(Progress {
+            stage: "checking",
+            done: i + 1,
+            total,
+        });
     }
     if !errors.is_empty() {
         tx.rollback().await?;
-        return Err(rejected(&errors));
+        return Err(ImportError::Rows(errors));
     }
-    for row in &rows {
+    for (i, row) in rows.iter().enumerate() {
         let (b, new_b) = store::ensure_child(
             &mut tx,
             compound,
@@ -238,10 +293,11 @@ pub async fn import(
         created += [new_b, new_e, new_h].iter().filter(|c| **c).count();
         store::insert_resident(&mut tx, &ctx.cipher, &h, &row.resident, None, now).await?;
         imported += 1;
-    }
-    if !errors.is_empty() {
-        tx.rollback().await?;
-        return Err(rejected(&errors));
+        progress(Progress {
+            stage: "writing",
+            done: i + 1,
+            total,
+        });
     }
     kernel::audit::record(
         &mut tx,

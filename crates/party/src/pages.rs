@@ -653,7 +653,8 @@ pub struct ServiceItem {
 #[template(path = "party_member.html")]
 struct MemberPage {
     shell: Shell,
-    error: Option<String>,
+    /// The refused step form (`checkin`, `service`, `status`, `transfer`).
+    fs: kernel::FormState,
     id: String,
     name: String,
     masked: bool,
@@ -694,7 +695,7 @@ async fn render_member(
     p: &Principal,
     lang: Lang,
     id: &str,
-    error: Option<String>,
+    fs: kernel::FormState,
 ) -> AppResult<Response> {
     let scope = api::scope_of(ctx, p).await?;
     let (m, a) = api::visible_member(ctx, &scope, id).await?;
@@ -773,7 +774,7 @@ async fn render_member(
     let now = ctx.now_ms();
     let page = MemberPage {
         shell: Shell::new(lang, "party.member", "party", Some(p)).with_title(v.name.clone()),
-        error,
+        fs,
         id: v.id.clone(),
         name: v.name.clone(),
         masked: v.masked,
@@ -926,13 +927,14 @@ async fn member_page(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> Response {
-    render_member(&ctx, &p, lang, &id, None)
+    render_member(&ctx, &p, lang, &id, kernel::FormState::none())
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
 
 /// Runs a member step; 303 back to the member's page (or `to`), or the page
 /// again with the reason.
+#[allow(clippy::too_many_arguments)]
 async fn member_step(
     ctx: &Ctx,
     p: &Principal,
@@ -940,6 +942,8 @@ async fn member_step(
     id: &str,
     csrf: &str,
     to: Option<String>,
+    form: kernel::FormState,
+    shown: &[&str],
     step: impl std::future::Future<Output = AppResult<()>>,
 ) -> Response {
     if let Err(e) = check_csrf(p, csrf) {
@@ -949,11 +953,11 @@ async fn member_step(
         Ok(()) => {
             Redirect::to(&to.unwrap_or_else(|| format!("/party/members/{id}"))).into_response()
         }
-        Err(e) => match refusal_text(&e, lang) {
-            Some(msg) => {
+        Err(e) => match form.refused(&e, shown, lang) {
+            Some(fs) => {
                 with_error(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    render_member(ctx, p, lang, id, Some(msg)),
+                    render_member(ctx, p, lang, id, fs),
                 )
                 .await
             }
@@ -962,7 +966,7 @@ async fn member_step(
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, serde::Serialize, Default)]
 struct CheckinForm {
     #[serde(default)]
     csrf: String,
@@ -991,13 +995,22 @@ async fn checkin_form(
         place: f.place.clone(),
         note: Some(f.note.clone()).filter(|n| !n.trim().is_empty()),
     };
-    member_step(&ctx, &p, lang, &id, &f.csrf, None, async {
-        api::add_checkin(&ctx, &p, &id, &body).await.map(|_| ())
-    })
+    let form = kernel::FormState::new("checkin", &f);
+    member_step(
+        &ctx,
+        &p,
+        lang,
+        &id,
+        &f.csrf,
+        None,
+        form,
+        &["at", "place", "note"],
+        async { api::add_checkin(&ctx, &p, &id, &body).await.map(|_| ()) },
+    )
     .await
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, serde::Serialize, Default)]
 struct ServiceForm {
     #[serde(default)]
     csrf: String,
@@ -1033,10 +1046,22 @@ async fn service_form(
         .await
         .map(|_| ())
     };
-    member_step(&ctx, &p, lang, &id, &f.csrf, None, step).await
+    let form = kernel::FormState::new("service", &f);
+    member_step(
+        &ctx,
+        &p,
+        lang,
+        &id,
+        &f.csrf,
+        None,
+        form,
+        &["served_on", "hours", "description"],
+        step,
+    )
+    .await
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, serde::Serialize, Default)]
 struct TransferForm {
     #[serde(default)]
     csrf: String,
@@ -1050,6 +1075,9 @@ struct TransferForm {
     transferred_on: String,
     #[serde(default)]
     reason: String,
+    /// The "cannot be undone" tick.
+    #[serde(default)]
+    confirmed: String,
 }
 
 async fn transfer_form(
@@ -1067,14 +1095,38 @@ async fn transfer_form(
         mode: None,
         version: f.version,
     };
-    // After a transfer the member is usually out of the caller's reach.
-    member_step(&ctx, &p, lang, &id, &f.csrf, Some("/party".into()), async {
+    let form = kernel::FormState::new("transfer", &f);
+    let confirmed = f.confirmed == "1";
+    let step = async {
+        // A transfer out cannot be undone here: it needs the tick, checked
+        // on the server (the page's `required` is only a hint).
+        if !confirmed {
+            return Err(AppError::field("confirmed", lang.t("ux.confirm_missing")));
+        }
         api::transfer(&ctx, &p, &id, &body).await.map(|_| ())
-    })
+    };
+    // After a transfer the member is usually out of the caller's reach.
+    member_step(
+        &ctx,
+        &p,
+        lang,
+        &id,
+        &f.csrf,
+        Some("/party".into()),
+        form,
+        &[
+            "to_branch_id",
+            "to_external",
+            "transferred_on",
+            "reason",
+            "confirmed",
+        ],
+        step,
+    )
     .await
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, serde::Serialize, Default)]
 struct StatusForm {
     #[serde(default)]
     csrf: String,
@@ -1098,7 +1150,8 @@ async fn status_form(
         date: f.date.clone(),
         version: f.version,
     };
-    member_step(&ctx, &p, lang, &id, &f.csrf, None, async {
+    let form = kernel::FormState::new("status", &f);
+    member_step(&ctx, &p, lang, &id, &f.csrf, None, form, &["date"], async {
         api::change_status(&ctx, &p, &id, &body).await.map(|_| ())
     })
     .await
@@ -1106,7 +1159,7 @@ async fn status_form(
 
 // ---------------------------------------------------------------- a new member
 
-#[derive(Deserialize, Default, Clone)]
+#[derive(Deserialize, serde::Serialize, Default, Clone)]
 struct MemberForm {
     #[serde(default)]
     csrf: String,
@@ -1144,7 +1197,7 @@ struct MemberForm {
 #[template(path = "party_member_new.html")]
 struct NewMemberPage {
     shell: Shell,
-    error: Option<String>,
+    fs: kernel::FormState,
     branches: Vec<Choice>,
     groups: Vec<Choice>,
     statuses: Vec<Choice>,
@@ -1162,7 +1215,7 @@ async fn render_new_member(
     p: &Principal,
     lang: Lang,
     form: MemberForm,
-    error: Option<String>,
+    fs: kernel::FormState,
 ) -> AppResult<Response> {
     let scope = api::scope_of(ctx, p).await?;
     let managed: Vec<String> = scope.managed.iter().cloned().collect();
@@ -1206,7 +1259,7 @@ async fn render_new_member(
         .collect();
     Ok(render(&NewMemberPage {
         shell: Shell::new(lang, "party.new_member", "party", Some(p)),
-        error,
+        fs,
         branches,
         groups,
         statuses,
@@ -1227,7 +1280,7 @@ async fn new_member_page(
         mode: "resident".into(),
         ..Default::default()
     };
-    render_new_member(&ctx, &p, lang, form, None)
+    render_new_member(&ctx, &p, lang, form, kernel::FormState::none())
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
@@ -1261,11 +1314,11 @@ async fn create_member_form(
     };
     match api::create_member(&ctx, &p, &body).await {
         Ok(m) => Redirect::to(&format!("/party/members/{}", m.id)).into_response(),
-        Err(e) => match refusal_text(&e, lang) {
-            Some(msg) => {
+        Err(e) => match kernel::FormState::new("member", &f).refused(&e, MEMBER_FIELDS, lang) {
+            Some(fs) => {
                 with_error(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    render_new_member(&ctx, &p, lang, f, Some(msg)),
+                    render_new_member(&ctx, &p, lang, f, fs),
                 )
                 .await
             }
@@ -1274,9 +1327,32 @@ async fn create_member_form(
     }
 }
 
+/// The fields of the new-member form that show their own messages.
+const MEMBER_FIELDS: &[&str] = &[
+    "branch_id",
+    "group_id",
+    "name",
+    "phone",
+    "id_card",
+    "status",
+    "joined_on",
+    "full_on",
+    "mode",
+    "work_unit",
+    "whereabouts",
+    "away_since",
+    "away_reason",
+    "vanguard_post",
+];
+
+/// The fields of the new-activity form that show their own messages.
+const ACTIVITY_FIELDS: &[&str] = &[
+    "org_id", "kind", "title", "theme", "held_at", "place", "minutes",
+];
+
 // ---------------------------------------------------------------- activities
 
-#[derive(Deserialize, Default, Clone)]
+#[derive(Deserialize, serde::Serialize, Default, Clone)]
 struct ActivityForm {
     #[serde(default)]
     csrf: String,
@@ -1300,7 +1376,7 @@ struct ActivityForm {
 #[template(path = "party_activity_new.html")]
 struct NewActivityPage {
     shell: Shell,
-    error: Option<String>,
+    fs: kernel::FormState,
     orgs: Vec<Choice>,
     kinds: Vec<Choice>,
     themes: Vec<&'static str>,
@@ -1317,7 +1393,7 @@ async fn render_new_activity(
     p: &Principal,
     lang: Lang,
     form: ActivityForm,
-    error: Option<String>,
+    fs: kernel::FormState,
 ) -> AppResult<Response> {
     let scope = api::scope_of(ctx, p).await?;
     let managed: Vec<String> = scope.managed.iter().cloned().collect();
@@ -1343,7 +1419,7 @@ async fn render_new_activity(
         .collect();
     Ok(render(&NewActivityPage {
         shell: Shell::new(lang, "party.new_activity", "party", Some(p)),
-        error,
+        fs,
         orgs,
         kinds,
         themes: model::THEMES.to_vec(),
@@ -1363,7 +1439,7 @@ async fn new_activity_page(
         held_at: local_now(ctx.now_ms()),
         ..Default::default()
     };
-    render_new_activity(&ctx, &p, lang, form, None)
+    render_new_activity(&ctx, &p, lang, form, kernel::FormState::none())
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
@@ -1388,11 +1464,11 @@ async fn create_activity_form(
     };
     match api::create_activity(&ctx, &p, &body).await {
         Ok(a) => Redirect::to(&format!("/party/activities/{}", a.id)).into_response(),
-        Err(e) => match refusal_text(&e, lang) {
-            Some(msg) => {
+        Err(e) => match kernel::FormState::new("activity", &f).refused(&e, ACTIVITY_FIELDS, lang) {
+            Some(fs) => {
                 with_error(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    render_new_activity(&ctx, &p, lang, f, Some(msg)),
+                    render_new_activity(&ctx, &p, lang, f, fs),
                 )
                 .await
             }
@@ -1415,7 +1491,8 @@ pub struct AttendeeItem {
 #[template(path = "party_activity.html")]
 struct ActivityPage {
     shell: Shell,
-    error: Option<String>,
+    /// The refused form (`attendance` or `photo`).
+    fs: kernel::FormState,
     id: String,
     title: String,
     kind: &'static str,
@@ -1439,7 +1516,7 @@ async fn render_activity(
     p: &Principal,
     lang: Lang,
     id: &str,
-    error: Option<String>,
+    fs: kernel::FormState,
 ) -> AppResult<Response> {
     let scope = api::scope_of(ctx, p).await?;
     let (a, manage) = api::visible_activity(ctx, &scope, id).await?;
@@ -1476,7 +1553,7 @@ async fn render_activity(
     Ok(render(&ActivityPage {
         shell: Shell::new(lang, "party.activity_title", "party", Some(p))
             .with_title(d.item.title.clone()),
-        error,
+        fs,
         id: d.item.id.clone(),
         title: d.item.title.clone(),
         kind: t(lang, "party.activity", d.item.kind.as_str()),
@@ -1506,7 +1583,7 @@ async fn activity_page(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> Response {
-    render_activity(&ctx, &p, lang, &id, None)
+    render_activity(&ctx, &p, lang, &id, kernel::FormState::none())
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
@@ -1540,13 +1617,14 @@ async fn attendance_form(
             status: v.clone(),
         })
         .collect();
+    let form = kernel::FormState::new("attendance", &f);
     match api::set_attendance(&ctx, &p, &id, &api::AttendanceBody { entries, version }).await {
         Ok(_) => Redirect::to(&format!("/party/activities/{id}")).into_response(),
-        Err(e) => match refusal_text(&e, lang) {
-            Some(msg) => {
+        Err(e) => match form.refused(&e, &[], lang) {
+            Some(fs) => {
                 with_error(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    render_activity(&ctx, &p, lang, &id, Some(msg)),
+                    render_activity(&ctx, &p, lang, &id, fs),
                 )
                 .await
             }
@@ -1594,11 +1672,11 @@ async fn photo_form(
     };
     match result {
         Ok(()) => Redirect::to(&format!("/party/activities/{id}#photos")).into_response(),
-        Err(e) => match refusal_text(&e, lang) {
-            Some(msg) => {
+        Err(e) => match kernel::FormState::new("photo", &()).refused(&e, &["file"], lang) {
+            Some(fs) => {
                 with_error(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    render_activity(&ctx, &p, lang, &id, Some(msg)),
+                    render_activity(&ctx, &p, lang, &id, fs),
                 )
                 .await
             }

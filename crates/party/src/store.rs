@@ -1954,3 +1954,102 @@ pub async fn user_brief(db: &Db, user_id: &str) -> AppResult<Option<(String, boo
             .map(|r| (r.get(0), r.get::<i64, _>(1) != 0)),
     )
 }
+
+/// What a processed PIPL deletion (art. 47) leaves of a person's party
+/// membership: the member rows found by their account or ID number stay
+/// (branch statistics count them: mode, status, active, the floating
+/// member's away-since date and last check-in time, attendance, service
+/// hours), but every personal field is gone. The profile is re-encrypted
+/// with the name replaced by `erased_name` and phone, ID number, dates of
+/// joining, account, household, work unit, whereabouts and reasons
+/// dropped; both blind indexes, the 党员中心户 flag and the 先锋岗 name are
+/// cleared; check-in places and notes, transfer reasons and service
+/// descriptions are overwritten. Returns how many member rows were erased.
+pub async fn erase_person(
+    tx: &mut Tx,
+    cipher: &FieldCipher,
+    user_id: &str,
+    id_cards: &[String],
+    erased_name: &str,
+    anonymised_text: &str,
+    now: i64,
+) -> AppResult<u64> {
+    let mut ids: Vec<String> = Vec::new();
+    let mut probes = vec![("user_index", user_index(cipher, user_id))];
+    for c in id_cards {
+        probes.push(("id_card_index", id_card_index(cipher, c)));
+    }
+    for (col, value) in probes {
+        for r in sqlx::query(&format!("SELECT id FROM party_members WHERE {col} = $1"))
+            .bind(&value)
+            .fetch_all(&mut **tx)
+            .await?
+        {
+            let id: String = r.get(0);
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+    }
+    for id in &ids {
+        let enc: String = sqlx::query("SELECT profile_enc FROM party_members WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut **tx)
+            .await?
+            .get(0);
+        let old: Profile = cipher
+            .decrypt(&enc)
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .ok_or_else(|| AppError::internal("a party member's profile cannot be decrypted"))?;
+        let kept = Profile {
+            name: erased_name.to_string(),
+            phone: None,
+            id_card: None,
+            status: old.status,
+            joined_on: None,
+            full_on: None,
+            user_id: None,
+            household_id: None,
+            work_unit: None,
+            whereabouts: None,
+            away_since: old.away_since,
+            away_reason: None,
+        };
+        sqlx::query(
+            "UPDATE party_members SET profile_enc = $2, id_card_index = NULL, user_index = NULL,
+                central_household = 0, vanguard_post = NULL, updated_at = $3, version = version + 1
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(encrypt_profile(cipher, &kept)?)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        let blank = serde_json::to_string(&CheckinDetail {
+            place: anonymised_text.to_string(),
+            note: None,
+        })
+        .map_err(AppError::internal)?;
+        for r in sqlx::query("SELECT id FROM party_checkins WHERE member_id = $1")
+            .bind(id)
+            .fetch_all(&mut **tx)
+            .await?
+        {
+            sqlx::query("UPDATE party_checkins SET detail_enc = $2 WHERE id = $1")
+                .bind(r.get::<String, _>(0))
+                .bind(cipher.encrypt(&blank))
+                .execute(&mut **tx)
+                .await?;
+        }
+        sqlx::query("UPDATE party_transfers SET reason_enc = NULL WHERE member_id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("UPDATE party_volunteer SET description = $2 WHERE member_id = $1")
+            .bind(id)
+            .bind(anonymised_text)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(ids.len() as u64)
+}

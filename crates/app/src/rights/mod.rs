@@ -596,7 +596,9 @@ pub async fn decide(
     let mut detail = json!({"kind": kind, "approved": approve});
     if approve {
         if kind == "deletion" {
-            let erased = erase(&mut tx, &user_id, now).await?;
+            // The audit row does not say whether a party membership was
+            // erased: that would itself tell the membership.
+            let (erased, _members) = erase(&mut tx, &ctx.cipher, &user_id, now).await?;
             detail["demands_detached"] = json!(erased);
         } else {
             let field = opt_str(&r, "field").unwrap_or_default();
@@ -724,9 +726,38 @@ async fn apply_correction(
 /// Carries out a deletion: the person's identity and contact data are
 /// overwritten (not just hidden), the account is closed and its sessions
 /// revoked, and the demands they filed are detached with their text
-/// anonymised, so counts and ratings still add up. Returns how many
-/// demands were detached.
-async fn erase(tx: &mut Tx, user_id: &str, now: i64) -> AppResult<u64> {
+/// anonymised, so counts and ratings still add up. A party membership
+/// (sensitive under PIPL art. 28) found by the account or the ID number is
+/// anonymised in place: the branch's statistics keep the member, nothing
+/// of the person stays ([`party::store::erase_person`]). Returns how many
+/// demands were detached and how many party member rows were erased.
+async fn erase(
+    tx: &mut Tx,
+    cipher: &kernel::crypto::FieldCipher,
+    user_id: &str,
+    now: i64,
+) -> AppResult<(u64, u64)> {
+    // Their ID numbers, read before they are overwritten: the party
+    // register may know the person by ID number only.
+    let id_cards: Vec<String> = sqlx::query(
+        "SELECT id_card_enc FROM residents WHERE user_id = $1 AND id_card_enc IS NOT NULL",
+    )
+    .bind(user_id)
+    .fetch_all(&mut **tx)
+    .await?
+    .iter()
+    .filter_map(|r| cipher.decrypt(&r.get::<String, _>(0)))
+    .collect();
+    let members = party::store::erase_person(
+        tx,
+        cipher,
+        user_id,
+        &id_cards,
+        ERASED_NAME,
+        crate::retention::ANONYMISED,
+        now,
+    )
+    .await?;
     sqlx::query(
         "UPDATE residents SET name = $2, phone_enc = NULL, phone_index = NULL, id_card_enc = NULL,
             id_card_index = NULL, relation = NULL, user_id = NULL, updated_at = $3, version = version + 1
@@ -781,5 +812,5 @@ async fn erase(tx: &mut Tx, user_id: &str, now: i64) -> AppResult<u64> {
     .bind(user_id)
     .execute(&mut **tx)
     .await?;
-    Ok(detached)
+    Ok((detached, members))
 }

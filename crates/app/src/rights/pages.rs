@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use kernel::i18n::Lang;
 use kernel::shell::{render, Shell};
-use kernel::{AppError, Ctx};
+use kernel::Ctx;
 use serde::Deserialize;
 
 pub fn routes() -> Router<Ctx> {
@@ -29,7 +29,8 @@ struct MyDataPage {
     shell: Shell,
     data: MyData,
     flash: Option<&'static str>,
-    error: Option<String>,
+    /// The refused form (`correction` or `deletion`).
+    fs: kernel::FormState,
 }
 
 impl MyDataPage {
@@ -62,15 +63,18 @@ async fn render_mine(
     lang: Lang,
     p: &kernel::Principal,
     flash: Option<&'static str>,
-    error: Option<String>,
+    fs: kernel::FormState,
 ) -> Response {
     match super::my_data(ctx, p, "view").await {
-        Ok(data) => render(&MyDataPage {
-            shell: Shell::new(lang, "rights.title", "me", Some(p)),
-            data,
-            flash,
-            error,
-        }),
+        Ok(data) => {
+            let page = MyDataPage {
+                shell: Shell::new(lang, "rights.title", "me", Some(p)),
+                data,
+                flash,
+                fs,
+            };
+            (page.fs.status(), render(&page)).into_response()
+        }
         Err(e) => e.into_response(),
     }
 }
@@ -87,10 +91,10 @@ async fn my_data_page(
         Some("deletion") => Some("rights.sent_deletion"),
         _ => None,
     };
-    render_mine(&ctx, lang, &p, flash, None).await
+    render_mine(&ctx, lang, &p, flash, kernel::FormState::none()).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 struct CorrectionForm {
     #[serde(default)]
     csrf: String,
@@ -100,20 +104,6 @@ struct CorrectionForm {
     value: String,
     #[serde(default)]
     reason: String,
-}
-
-fn error_text(e: &AppError) -> Option<String> {
-    match e {
-        AppError::Validation(f) => Some(
-            f.0.values()
-                .flatten()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(";"),
-        ),
-        AppError::Conflict { .. } => Some(e.message().to_string()),
-        _ => None,
-    }
 }
 
 async fn correction_submit(
@@ -131,14 +121,18 @@ async fn correction_submit(
         Ok(CorrectionOutcome::Requested(_)) => {
             Redirect::to("/me/data?sent=correction").into_response()
         }
-        Err(e) => match error_text(&e) {
-            Some(msg) => render_mine(&ctx, lang, &p, None, Some(msg)).await,
+        Err(e) => match kernel::FormState::new("correction", &f).refused(
+            &e,
+            &["field", "value", "reason"],
+            lang,
+        ) {
+            Some(fs) => render_mine(&ctx, lang, &p, None, fs).await,
             None => e.into_response(),
         },
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 struct DeletionForm {
     #[serde(default)]
     csrf: String,
@@ -158,8 +152,8 @@ async fn deletion_submit(
     let reason = (!f.reason.trim().is_empty()).then_some(f.reason.as_str());
     match super::request_deletion(&ctx, &p, reason).await {
         Ok(_) => Redirect::to("/me/data?sent=deletion").into_response(),
-        Err(e) => match error_text(&e) {
-            Some(msg) => render_mine(&ctx, lang, &p, None, Some(msg)).await,
+        Err(e) => match kernel::FormState::new("deletion", &f).refused(&e, &["reason"], lang) {
+            Some(fs) => render_mine(&ctx, lang, &p, None, fs).await,
             None => e.into_response(),
         },
     }
@@ -170,7 +164,8 @@ async fn deletion_submit(
 struct StaffPage {
     shell: Shell,
     requests: Vec<RequestView>,
-    error: Option<String>,
+    /// The refused decision form, named by the request's id.
+    fs: kernel::FormState,
 }
 
 impl StaffPage {
@@ -189,23 +184,26 @@ async fn render_staff(
     ctx: &Ctx,
     lang: Lang,
     p: &kernel::Principal,
-    error: Option<String>,
+    fs: kernel::FormState,
 ) -> Response {
     match super::requests_in_scope(ctx, p, true).await {
-        Ok(requests) => render(&StaffPage {
-            shell: Shell::new(lang, "rights.staff_title", "work", Some(p)),
-            requests,
-            error,
-        }),
+        Ok(requests) => {
+            let page = StaffPage {
+                shell: Shell::new(lang, "rights.staff_title", "work", Some(p)),
+                requests,
+                fs,
+            };
+            (page.fs.status(), render(&page)).into_response()
+        }
         Err(e) => e.into_response(),
     }
 }
 
 async fn staff_page(State(ctx): State<Ctx>, lang: Lang, Auth(p): Auth) -> Response {
-    render_staff(&ctx, lang, &p, None).await
+    render_staff(&ctx, lang, &p, kernel::FormState::none()).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, serde::Serialize)]
 struct DecisionForm {
     #[serde(default)]
     csrf: String,
@@ -213,6 +211,10 @@ struct DecisionForm {
     decision: String,
     #[serde(default)]
     note: String,
+    /// Approving a deletion erases the resident's data for good: it needs
+    /// the "cannot be undone" tick, checked here.
+    #[serde(default)]
+    confirmed: String,
 }
 
 async fn decision_submit(
@@ -226,11 +228,22 @@ async fn decision_submit(
         return e.into_response();
     }
     let approve = f.decision == "approve";
+    let form = kernel::FormState::new(&id, &f);
+    if approve && f.confirmed != "1" {
+        let deletion = match super::requests_in_scope(&ctx, &p, true).await {
+            Ok(all) => all.iter().any(|r| r.id == id && r.kind == "deletion"),
+            Err(e) => return e.into_response(),
+        };
+        if deletion {
+            let fs = form.with_field("confirmed", lang.t("rights.confirm_missing"));
+            return render_staff(&ctx, lang, &p, fs).await;
+        }
+    }
     let note = (!f.note.trim().is_empty()).then_some(f.note.as_str());
     match super::decide(&ctx, &p, &id, approve, note).await {
         Ok(_) => Redirect::to("/work/privacy").into_response(),
-        Err(e) => match error_text(&e) {
-            Some(msg) => render_staff(&ctx, lang, &p, Some(msg)).await,
+        Err(e) => match form.refused(&e, &["note"], lang) {
+            Some(fs) => render_staff(&ctx, lang, &p, fs).await,
             None => e.into_response(),
         },
     }

@@ -139,6 +139,8 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET",    "/api/v1/org/households/{id}/residents",             "1A44AA44AAA44444444"),
     ("POST",   "/api/v1/org/households/{id}/residents",             "13443344AAA44444444"),
     ("POST",   "/api/v1/org/import",                                "14443344AAA44444444"),
+    ("POST",   "/api/v1/org/import/jobs",                           "1444444444444444444"),
+    ("GET",    "/api/v1/org/import/jobs/{id}",                      "1444444444444444444"),
     ("POST",   "/api/v1/org/nodes",                                 "12223322AAA22222222"),
     ("DELETE", "/api/v1/org/nodes/{id}",                            "14443344AAA44444444"),
     ("GET",    "/api/v1/org/nodes/{id}",                            "1444AA44AAA44444444"),
@@ -466,6 +468,21 @@ impl Fixtures {
         )
         .await;
         ids.insert("subscription", v["id"].as_str().unwrap().into());
+        // An import job, started by community-zq (a job is its starter's).
+        let r = app
+            .client
+            .post(app.url(&format!("/api/v1/org/import/jobs?org={}", ids["xc"])))
+            .bearer_auth(t("community-zq"))
+            .header(reqwest::header::CONTENT_TYPE, XLSX)
+            .body(org::xlsx::template_workbook(&[[
+                "9", "1", "902", "矩阵任务", "", "", "业主", "",
+            ]]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::ACCEPTED, "setup: import job");
+        let v: Value = r.json().await.unwrap();
+        ids.insert("import_job", v["id"].as_str().unwrap().to_string());
         fx.ids = ids;
         let webhook = fx.fresh(app, "webhook").await;
         fx.ids.insert("webhook", webhook);
@@ -746,6 +763,7 @@ impl Fixtures {
             _ if under("/api/v1/notify/subscriptions/") => self.id("subscription"),
             _ if under("/api/v1/notify/webhooks/dead/") => self.id("delivery"),
             _ if under("/api/v1/notify/webhooks/") => self.id("webhook"),
+            _ if under("/api/v1/org/import/jobs/") => self.id("import_job"),
             _ if under("/api/v1/org/nodes/") => self.id("xc"),
             _ if under("/api/v1/org/households/") => self.id("xc_101"),
             _ if under("/api/v1/org/residents/") => self.id("resident"),
@@ -892,7 +910,7 @@ impl Fixtures {
             ("POST", "/api/v1/org/households/{id}/residents") => {
                 j("", json!({"name": format!("矩阵{n}")}))
             }
-            ("POST", "/api/v1/org/import") => Some(Call {
+            ("POST", "/api/v1/org/import") | ("POST", "/api/v1/org/import/jobs") => Some(Call {
                 query: format!("org={xc}"),
                 body: Some(Body::Raw(
                     XLSX,

@@ -68,13 +68,24 @@ impl World {
 
     /// `lianxin demo` on this world's database, waiting until it is healthy.
     pub async fn start(&self, log: &str) -> Server {
+        self.start_with_env(log, &[]).await
+    }
+
+    /// As [`World::start`], with extra environment variables for the server.
+    pub async fn start_with_env(&self, log: &str, env: &[(&str, &str)]) -> Server {
+        self.start_command("demo", log, env).await
+    }
+
+    /// `lianxin <command>` (`demo` or `serve`) on this world's database and
+    /// config, with extra environment variables, waiting until it is healthy.
+    pub async fn start_command(&self, command: &str, log: &str, env: &[(&str, &str)]) -> Server {
         let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.log_file())
             .unwrap();
         let child = Command::new(BIN)
-            .arg("demo")
+            .arg(command)
             .arg("--addr")
             .arg(format!("127.0.0.1:{}", self.port))
             .arg("--database-url")
@@ -86,6 +97,7 @@ impl World {
             .current_dir(self.dir.path())
             .env_remove("LIANXIN_FIELD_KEY")
             .env_remove("LIANXIN_DATABASE_URL")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::from(out.try_clone().unwrap()))
             .stderr(Stdio::from(out))

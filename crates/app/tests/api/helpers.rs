@@ -116,7 +116,7 @@ pub async fn spawn_configured(
     adjust(&mut config);
     let ctx = app::context(
         db,
-        FieldCipher::from_hex(TEST_KEY).unwrap(),
+        FieldCipher::from_hex_with(TEST_KEY, config.field_cipher).unwrap(),
         clock.clone(),
         &config,
     );

@@ -375,3 +375,68 @@ async fn keys_expire_after_a_day_and_are_purged() {
     );
     assert_eq!(app.count("idempotency_keys").await, 0);
 }
+
+/// Keys belong to the user, not to the token: the same user retrying after
+/// a new login gets the first answer again; another user sending the same
+/// key and body makes a request of their own; a logged-out token replays
+/// nothing.
+#[tokio::test]
+async fn keys_belong_to_the_user_not_to_the_token() {
+    let app = spawn_app().await;
+    let first_token = app.token("13800000001").await;
+    let body = demand("换了令牌再重试");
+    let a = post_keyed(&app, "/api/v1/demands", &first_token, "per-user", &body).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let before = app.count("demands").await;
+
+    // The same user, logged in again (a new token), retries.
+    let second_token = app.token("13800000001").await;
+    assert_ne!(first_token, second_token);
+    let b = post_keyed(&app, "/api/v1/demands", &second_token, "per-user", &body).await;
+    assert_eq!(b.status, StatusCode::CREATED, "{}", b.body);
+    assert!(b.replayed, "the same user gets the first answer again");
+    assert_eq!(b.body, a.body);
+    assert_eq!(app.count("demands").await, before);
+
+    // Another user with the same key and body: a request of their own.
+    let other = app.token("13800000002").await;
+    let c = post_keyed(&app, "/api/v1/demands", &other, "per-user", &body).await;
+    assert_eq!(c.status, StatusCode::CREATED, "{}", c.body);
+    assert!(!c.replayed, "another user's key is another key");
+    assert_ne!(c.json()["id"], a.json()["id"]);
+    assert_eq!(app.count("demands").await, before + 1);
+
+    // A logged-out token gets no replay of its user's answers.
+    let (s, _) = app
+        .post("/api/v1/auth/logout", &first_token, json!({}))
+        .await;
+    assert!(s.is_success());
+    let d = post_keyed(&app, "/api/v1/demands", &first_token, "per-user", &body).await;
+    assert_eq!(d.status, StatusCode::UNAUTHORIZED, "{}", d.body);
+    assert!(!d.replayed);
+}
+
+/// An answer that carries a credential is never kept: a login sent with a
+/// key logs in again each time, and no token lands in `idempotency_keys`.
+#[tokio::test]
+async fn a_login_answer_is_never_kept_under_a_key() {
+    let app = spawn_app().await;
+    let body = json!({"login": "13800000001", "password": PASSWORD});
+    let mut tokens = Vec::new();
+    for _ in 0..2 {
+        let r = app
+            .client
+            .post(app.url("/api/v1/auth/login"))
+            .header("Idempotency-Key", "login-key")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(r.headers().get("idempotency-replayed").is_none());
+        let v: Value = r.json().await.unwrap();
+        tokens.push(v["token"].as_str().unwrap().to_string());
+    }
+    assert_ne!(tokens[0], tokens[1]);
+    assert_eq!(app.count("idempotency_keys").await, 0);
+}

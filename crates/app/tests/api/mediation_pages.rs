@@ -131,7 +131,12 @@ async fn the_demo_case_as_its_mediator_sees_it() {
         &app,
         &branch,
         &format!("{path}/close"),
-        &[("csrf", &csrf), ("version", &version), ("note", "")],
+        &[
+            ("csrf", &csrf),
+            ("version", &version),
+            ("note", ""),
+            ("confirmed", "1"),
+        ],
     )
     .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -348,6 +353,7 @@ async fn a_dispute_demand_is_mediated_from_its_page_to_an_agreement() {
             ("kind", "agreement"),
             ("agreement_text", "  "),
             ("note", "双方口头同意"),
+            ("confirmed", "1"),
         ],
     )
     .await;
@@ -372,6 +378,7 @@ async fn a_dispute_demand_is_mediated_from_its_page_to_an_agreement() {
             ("version", &version),
             ("kind", "agreement"),
             ("agreement_text", agreement),
+            ("confirmed", "1"),
         ],
     )
     .await;

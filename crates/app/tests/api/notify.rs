@@ -745,6 +745,46 @@ async fn the_stream_replays_what_a_reconnecting_client_missed() {
     assert!(ended, "the stream closes once the session is gone");
 }
 
+/// Did the stream end (rather than keep sending heartbeats) within a few
+/// heartbeats?
+async fn stream_ends(s: &mut Sse) -> bool {
+    for _ in 0..6 {
+        if s.next(3).await.is_none() {
+            return true;
+        }
+    }
+    false
+}
+
+/// The stream re-checks its session with the same idle rule as every
+/// request: an auditor's (a separated role) ends after 15 idle minutes,
+/// a butler's lives on to 30.
+#[tokio::test]
+async fn the_stream_of_a_separated_role_ends_after_15_idle_minutes() {
+    let app = spawn_configured(true, |c| c.sse_heartbeat_seconds = 1).await;
+    let auditor = format!("Bearer {}", app.token("auditor").await);
+    let butler = format!("Bearer {}", app.token("butler-xc").await);
+    let mut a = Sse::open(&app, ("authorization", auditor.as_str()), None).await;
+    let mut b = Sse::open(&app, ("authorization", butler.as_str()), None).await;
+    for s in [&mut a, &mut b] {
+        let hello = s.next(5).await.unwrap();
+        assert!(hello.comments.iter().any(|c| c == "connected"), "{hello:?}");
+    }
+    app.clock.advance_ms(16 * 60_000);
+    assert!(
+        stream_ends(&mut a).await,
+        "16 idle minutes end an auditor's stream"
+    );
+    let beat = b.next(5).await.expect("the butler's stream goes on");
+    assert!(beat.comments.iter().any(|c| c == "heartbeat"), "{beat:?}");
+    assert!(
+        !stream_ends(&mut b).await,
+        "16 minutes are within the staff limit"
+    );
+    app.clock.advance_ms(15 * 60_000);
+    assert!(stream_ends(&mut b).await, "31 idle minutes end any stream");
+}
+
 // ------------------------------------------------------------ webhooks
 
 #[tokio::test]

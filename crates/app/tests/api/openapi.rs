@@ -887,3 +887,51 @@ async fn every_read_answers_as_documented() {
         reads.len()
     );
 }
+
+/// Every POST the idempotency layer honours declares the `Idempotency-Key`
+/// header (the tested creates among them); the exempt ones, whose answers
+/// carry a credential, do not.
+#[test]
+fn every_post_declares_the_idempotency_key_it_honours() {
+    let doc = doc();
+    let declares = |op: &Value| {
+        op["parameters"].as_array().is_some_and(|ps| {
+            ps.iter().any(|p| {
+                p["name"] == "Idempotency-Key"
+                    && p["in"] == "header"
+                    && p["required"] != true
+                    && p["schema"]["maxLength"] == 255
+            })
+        })
+    };
+    let mut missing = Vec::new();
+    let mut declared = BTreeSet::new();
+    for (method, path, op) in operations(&doc) {
+        if method != "POST" {
+            assert!(!declares(&op), "{method} {path}: only POSTs honour the key");
+            continue;
+        }
+        let exempt = kernel::idempotency::EXEMPT_PATHS.contains(&path.as_str());
+        match (exempt, declares(&op)) {
+            (false, false) => missing.push(path),
+            (true, true) => panic!("{path}: its answer is never replayed"),
+            (false, true) => {
+                declared.insert(path);
+            }
+            (true, false) => {}
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "POSTs without Idempotency-Key: {missing:?}"
+    );
+    for tested in [
+        "/api/v1/demands",
+        "/api/v1/demands/{id}/rating",
+        "/api/v1/mediation/cases",
+        "/api/v1/party/activities",
+    ] {
+        assert!(declared.contains(tested), "{tested}");
+    }
+    assert!(!declared.contains("/api/v1/auth/login"));
+}

@@ -634,6 +634,155 @@ async fn rotate_key_through_the_binary() {
     login(&client, &server.base, "13800000001").await;
 }
 
+/// Every stored blind index: (table.column, value), erased accounts left out.
+async fn blind_indexes(db: &kernel::Db) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (t, c, from) in [
+        ("users", "login_index", "login_enc"),
+        ("residents", "phone_index", "phone_enc"),
+        ("residents", "id_card_index", "id_card_enc"),
+        ("party_members", "id_card_index", "profile_enc"),
+        ("party_members", "user_index", "profile_enc"),
+    ] {
+        for r in sqlx::query(&format!(
+            "SELECT {c} FROM {t} WHERE {c} IS NOT NULL AND {from} <> '' ORDER BY id"
+        ))
+        .fetch_all(db.reader())
+        .await
+        .unwrap()
+        {
+            out.push((format!("{t}.{c}"), r.get::<String, _>(0)));
+        }
+    }
+    out
+}
+
+/// A 密评 deployment (`field_cipher = "sm4-gcm"`): values are SM4-GCM,
+/// blind indexes HMAC-SM3 (tagged `sm3:`), and everything that finds a
+/// person by an exact value still works: logins by phone in any spelling
+/// and by account name, the party register's duplicate check by ID number,
+/// a member finding their own record.
+#[tokio::test]
+async fn in_sm4_mode_blind_indexes_are_hmac_sm3_and_lookups_work() {
+    use kernel::crypto::{Algorithm, FieldCipher};
+    let app = spawn_configured(true, |c| c.field_cipher = Algorithm::Sm4Gcm).await;
+    let sm4 = &app.ctx.cipher;
+    assert_eq!(sm4.algorithm(), Algorithm::Sm4Gcm);
+    let values = encrypted_values(&app.ctx.db).await;
+    assert!(values.iter().all(|(_, v)| v.starts_with("v2:sm4:")));
+    let indexes = blind_indexes(&app.ctx.db).await;
+    assert!(indexes.len() > 20, "{indexes:?}");
+    for (col, v) in &indexes {
+        assert!(v.starts_with("sm3:") && v.len() == 68, "{col}: {v}");
+    }
+    // The HMAC-SHA256 index of a known phone is nowhere.
+    let aes = FieldCipher::from_hex(TEST_KEY).unwrap();
+    let sha = aes.blind_index("login", "13800000001");
+    assert!(indexes.iter().all(|(_, v)| *v != sha));
+    assert_eq!(
+        indexes
+            .iter()
+            .filter(
+                |(c, v)| c == "users.login_index" && *v == sm4.blind_index("login", "13800000001")
+            )
+            .count(),
+        1
+    );
+    app::ops::check_blind_indexes(&app.ctx.db, sm4)
+        .await
+        .unwrap();
+    assert!(app::ops::check_blind_indexes(&app.ctx.db, &aes)
+        .await
+        .is_err());
+
+    // Logins by phone (another spelling too) and by account name.
+    for login in ["13800000001", "+86 138-0000-0001", "branch-fh"] {
+        let r = app.login_response(login, PASSWORD).await;
+        assert_eq!(r.status(), StatusCode::OK, "{login}");
+    }
+    // The party register finds a duplicate ID number through its index.
+    let t = app.token("branch-fh").await;
+    let (s, v) = app.get("/api/v1/party/orgs", &t).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let fh = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "泛华盛世小区党支部")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let member = |name: &str| {
+        json!({"branch_id": fh, "name": name, "status": "full", "joined_on": "2010-07-01",
+               "full_on": "2011-07-01", "mode": "resident", "id_card": "14110219850312001X"})
+    };
+    let (s, v) = app
+        .post("/api/v1/party/members", &t, member("国密一"))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = app
+        .post("/api/v1/party/members", &t, member("国密二"))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(v["fields"]["id_card"].is_array(), "{v}");
+}
+
+/// Switching a database to SM4 in place: `rotate-key` with the same key
+/// and `field_cipher = "sm4-gcm"` recomputes every blind index as HMAC-SM3
+/// (the tag says which), the start-up check then passes for SM4 and refuses
+/// AES, and a server in SM4 mode logs residents in.
+#[tokio::test]
+async fn rotate_key_recomputes_blind_indexes_when_switching_to_sm4() {
+    use kernel::crypto::{Algorithm, FieldCipher};
+    let app = spawn_app().await;
+    let aes = app.ctx.cipher.clone();
+    let sm4 = FieldCipher::from_hex_with(TEST_KEY, Algorithm::Sm4Gcm).unwrap();
+    app::ops::check_blind_indexes(&app.ctx.db, &aes)
+        .await
+        .unwrap();
+    let err = app::ops::check_blind_indexes(&app.ctx.db, &sm4)
+        .await
+        .unwrap_err();
+    assert!(err.contains("rotate-key"), "{err}");
+    // An erased account (a processed deletion) has no login to re-encrypt.
+    sqlx::query("UPDATE users SET login_enc = '', login_index = 'erased:x' WHERE id = (SELECT user_id FROM residents WHERE name = '王勇' AND user_id IS NOT NULL LIMIT 1)")
+        .execute(app.ctx.db.writer())
+        .await
+        .unwrap();
+    let before = blind_indexes(&app.ctx.db).await;
+    assert!(before.iter().all(|(_, v)| !v.contains(':')));
+
+    let r = app::ops::rotate_key(&app.ctx.db, &aes, &sm4).await.unwrap();
+    assert!(r.indexes as usize >= before.len());
+    let after = blind_indexes(&app.ctx.db).await;
+    assert_eq!(after.len(), before.len());
+    for (col, v) in &after {
+        assert!(v.starts_with("sm3:"), "{col}: {v}");
+    }
+    app::ops::check_blind_indexes(&app.ctx.db, &sm4)
+        .await
+        .unwrap();
+    assert!(app::ops::check_blind_indexes(&app.ctx.db, &aes)
+        .await
+        .is_err());
+    let mut config = app::config::Config::defaults();
+    config.field_cipher = Algorithm::Sm4Gcm;
+    let ctx = app::context(app.ctx.db.clone(), sm4, app.clock.clone(), &config);
+    let running = app::start(ctx, "127.0.0.1:0", config.max_body_bytes)
+        .await
+        .unwrap();
+    let r = app
+        .client
+        .post(format!("http://{}/api/v1/auth/login", running.addr))
+        .json(&json!({"login": "13800000001", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    running.handle.abort();
+}
+
 /// PostgreSQL (when the suite runs on it and `pg_dump` is installed):
 /// `backup` through pg_dump, `restore` through pg_restore into a new empty
 /// database, every table's row count equal and the audit chain intact.

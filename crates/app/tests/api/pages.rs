@@ -233,7 +233,11 @@ async fn login_with_a_wrong_csrf_or_password_gets_no_session() {
     assert!(cookie_value(&set_cookies(&r), "lx_session").is_none());
 
     let r = submit_login(&app, &c, "13800000001", "wrong-password", "").await;
-    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "the form again, refused"
+    );
     assert!(cookie_value(&set_cookies(&r), "lx_session").is_none());
     let html = r.text().await.unwrap();
     assert!(html.contains("账号或密码错误"));

@@ -304,6 +304,83 @@ async fn all_text(app: &TestApp) -> String {
     out
 }
 
+const PARTY_PLACE: &str = "呼和浩特市保密巷九号-c41";
+const PARTY_NOTE: &str = "党员本人电话联系-c41";
+const PARTY_SERVICE: &str = "樊一新义务修车-c41";
+
+/// Every encrypted value of the party tables, decrypted (table.column, text).
+async fn party_plaintexts(app: &TestApp) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for (t, c) in [
+        ("party_members", "profile_enc"),
+        ("party_checkins", "detail_enc"),
+        ("party_transfers", "reason_enc"),
+    ] {
+        for r in sqlx::query(&format!("SELECT {c} FROM {t} WHERE {c} IS NOT NULL"))
+            .fetch_all(app.ctx.db.reader())
+            .await
+            .unwrap()
+        {
+            let enc: String = r.get(0);
+            let plain = app.ctx.cipher.decrypt(&enc).expect("decrypts");
+            out.push((format!("{t}.{c}"), enc, plain));
+        }
+    }
+    out
+}
+
+/// The resident (ME) as a floating party member of the 泛华盛世 branch,
+/// known by account and ID number, with a check-in and volunteer service
+/// carrying planted text. Returns (branch id, member id).
+async fn me_as_party_member(app: &TestApp) -> (String, String) {
+    let t = app.token("branch-fh").await;
+    let (s, v) = app.get("/api/v1/party/orgs", &t).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let fh = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "泛华盛世小区党支部")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let day = |n: i64| {
+        party::model::fmt_date(party::model::day_of(
+            kernel::Clock::now_ms(app.clock.as_ref()) - n * 86_400_000,
+        ))
+    };
+    let (s, m) = app
+        .post(
+            "/api/v1/party/members",
+            &t,
+            json!({"branch_id": fh, "name": "樊一新", "status": "full", "joined_on": "2012-07-01",
+                   "full_on": "2013-07-01", "mode": "floating", "whereabouts": PARTY_PLACE,
+                   "away_since": day(10), "away_reason": "外出务工", "phone": ME,
+                   "id_card": ME_ID_CARD, "account": ME}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{m}");
+    let id = m["id"].as_str().unwrap().to_string();
+    let (s, v) = app
+        .post(
+            &format!("/api/v1/party/members/{id}/checkins"),
+            &t,
+            json!({"place": PARTY_PLACE, "note": PARTY_NOTE}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = app
+        .post(
+            "/api/v1/party/volunteer",
+            &t,
+            json!({"member_id": id, "served_on": day(1), "hours": 2, "description": PARTY_SERVICE}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    (fh, id)
+}
+
 #[tokio::test]
 async fn a_processed_deletion_leaves_no_plaintext_and_keeps_the_statistics() {
     let app = spawn_app().await;
@@ -319,6 +396,38 @@ async fn a_processed_deletion_leaves_no_plaintext_and_keeps_the_statistics() {
     assert_eq!(s, StatusCode::CREATED, "{d}");
     let demand_id = d["id"].as_str().unwrap().to_string();
     let demands_before = app.count("demands").await;
+    // They are a party member too (sensitive personal data, PIPL art. 28).
+    let (fh, member_id) = me_as_party_member(&app).await;
+    let branch = app.token("branch-fh").await;
+    let stats_path = format!("/api/v1/party/orgs/{fh}/stats");
+    let (s, stats_before) = app.get(&stats_path, &branch).await;
+    assert_eq!(s, StatusCode::OK, "{stats_before}");
+    let my_user_id = app.get("/api/v1/me", &me).await.1["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let n: i64 = sqlx::query("SELECT COUNT(*) FROM party_members WHERE user_index = $1")
+        .bind(party::store::user_index(&app.ctx.cipher, &my_user_id))
+        .fetch_one(app.ctx.db.reader())
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1, "the member is linked to their account");
+    let party_before = party_plaintexts(&app).await;
+    let planted_party = ["樊一新", ME, ME_ID_CARD, PARTY_PLACE, PARTY_NOTE];
+    assert!(
+        party_before
+            .iter()
+            .any(|(_, _, p)| p.contains(ME_ID_CARD) && p.contains(PARTY_PLACE)),
+        "the member's profile holds their data before"
+    );
+    let their_ciphertexts: Vec<String> = party_before
+        .iter()
+        .filter(|(_, _, p)| planted_party.iter().any(|x| p.contains(x)))
+        .map(|(_, e, _)| e.clone())
+        .collect();
+    assert!(their_ciphertexts.len() >= 2, "profile and check-in");
+    assert!(all_text(&app).await.contains(PARTY_SERVICE));
 
     let (s, v) = app
         .post(
@@ -397,6 +506,49 @@ async fn a_processed_deletion_leaves_no_plaintext_and_keeps_the_statistics() {
         .await
         .iter()
         .any(|a| a == "privacy_request_done"));
+
+    // The party register: no plaintext (above, PARTY_SERVICE included), no
+    // old ciphertext, no encrypted value that decrypts to their data, no
+    // blind index that finds them — and the branch's statistics unchanged.
+    let text = all_text(&app).await;
+    assert!(!text.contains(PARTY_SERVICE), "the service description");
+    for enc in &their_ciphertexts {
+        assert!(!text.contains(enc.as_str()), "old ciphertext left: {enc}");
+    }
+    for (col, _, plain) in party_plaintexts(&app).await {
+        for x in planted_party {
+            assert!(!plain.contains(x), "{col} still holds {x}: {plain}");
+        }
+    }
+    for (col, value) in [
+        (
+            "id_card_index",
+            party::store::id_card_index(&app.ctx.cipher, ME_ID_CARD),
+        ),
+        (
+            "user_index",
+            party::store::user_index(&app.ctx.cipher, &my_user_id),
+        ),
+    ] {
+        let n: i64 = sqlx::query(&format!(
+            "SELECT COUNT(*) FROM party_members WHERE {col} = $1"
+        ))
+        .bind(&value)
+        .fetch_one(app.ctx.db.reader())
+        .await
+        .unwrap()
+        .get(0);
+        assert_eq!(n, 0, "{col}");
+    }
+    let (s, stats_after) = app.get(&stats_path, &branch).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(stats_after, stats_before, "branch statistics unchanged");
+    let (s, m) = app
+        .get(&format!("/api/v1/party/members/{member_id}"), &branch)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{m}");
+    assert_eq!(m["name"], app::rights::ERASED_NAME, "{m}");
+    assert!(!m.to_string().contains(ME_ID_CARD) && !m.to_string().contains("樊一新"));
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ use cases::rates::{compute, compute_direct, Period};
 use kernel::OrgPath;
 use reqwest::StatusCode;
 use serde_json::json;
+use sqlx::Row;
 
 async fn step(app: &TestApp, token: &str, id: &str, body: serde_json::Value) {
     let (s, v) = app
@@ -49,6 +50,11 @@ async fn check_everywhere(app: &TestApp) {
             let fast = compute(&app.ctx.db, &roots, p).await.unwrap();
             let slow = compute_direct(&app.ctx.db, &roots, p).await.unwrap();
             assert_eq!(fast, slow, "{n} {p:?}");
+            assert_eq!(
+                filings_rolled(app, &roots[0], p).await,
+                filings_direct(app, &roots[0], p).await,
+                "filings of {n} {p:?}"
+            );
         }
     }
     // Several roots at once.
@@ -58,6 +64,45 @@ async fn check_everywhere(app: &TestApp) {
         compute(&app.ctx.db, &roots, p).await.unwrap(),
         compute_direct(&app.ctx.db, &roots, p).await.unwrap()
     );
+}
+
+type Filings = std::collections::BTreeMap<(String, String), i64>;
+
+/// Filings by (category, channel) from the `demand_filings` rollup.
+async fn filings_rolled(app: &TestApp, root: &OrgPath, p: &Period) -> Filings {
+    let rows = sqlx::query(
+        "SELECT category, channel, CAST(SUM(n) AS BIGINT) FROM demand_filings
+         WHERE node_path = $1 AND day >= $2 AND day < $3 GROUP BY category, channel",
+    )
+    .bind(root.as_str())
+    .bind(cases::rollup::day_of(p.from_ms))
+    .bind(cases::rollup::day_of(p.to_ms))
+    .fetch_all(app.ctx.db.reader())
+    .await
+    .unwrap();
+    rows.iter()
+        .map(|r| ((r.get(0), r.get(1)), r.get::<i64, _>(2)))
+        .filter(|(_, n)| *n != 0)
+        .collect()
+}
+
+/// Filings by (category, channel) counted from the demands themselves.
+async fn filings_direct(app: &TestApp, root: &OrgPath, p: &Period) -> Filings {
+    let rows = sqlx::query(
+        "SELECT category, channel, COUNT(*) FROM demands
+         WHERE org_path >= $1 AND org_path < $2 AND created_at >= $3 AND created_at < $4
+         GROUP BY category, channel",
+    )
+    .bind(root.as_str())
+    .bind(root.subtree_end())
+    .bind(p.from_ms)
+    .bind(p.to_ms)
+    .fetch_all(app.ctx.db.reader())
+    .await
+    .unwrap();
+    rows.iter()
+        .map(|r| ((r.get(0), r.get(1)), r.get::<i64, _>(2)))
+        .collect()
 }
 
 #[tokio::test]
@@ -141,6 +186,11 @@ async fn rollups_match_the_demands_through_a_busy_history() {
     .await;
     // 丙 merged into 丁 is not possible from in_progress; 丙 resolved late and rated unhappy.
     app.clock.advance_ms(10 * 86_400_000);
+    // The overdue sweep escalates (督办) what is past its deadline; a second
+    // sweep a day later escalates again, which must not count twice.
+    let swept = cases::flow::sweep(&app.ctx).await.unwrap();
+    assert!(swept.escalated >= 1, "{:?}", swept.escalated);
+    check_everywhere(&app).await;
     let staff = app.token("community-zq").await;
     let butler = app.token("butler-xc").await;
     let r1 = app.token("13800000001").await;
@@ -235,6 +285,51 @@ async fn rollups_match_the_demands_through_a_busy_history() {
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     check_everywhere(&app).await;
+    let escalated_before = compute(
+        &app.ctx.db,
+        &[OrgPath::parse("/141100/").unwrap()],
+        &Period {
+            from_ms: 0,
+            to_ms: i64::MAX / 4,
+        },
+    )
+    .await
+    .unwrap()
+    .escalated;
+    app.clock.advance_ms(3 * 86_400_000);
+    sqlx::query("UPDATE demands SET overdue = 0")
+        .execute(app.ctx.db.writer())
+        .await
+        .unwrap();
+    let again = cases::flow::sweep(&app.ctx).await.unwrap();
+    assert!(again.escalated >= 1, "escalated again: {}", again.escalated);
+    check_everywhere(&app).await;
+    let all = compute(
+        &app.ctx.db,
+        &[OrgPath::parse("/141100/").unwrap()],
+        &Period {
+            from_ms: 0,
+            to_ms: i64::MAX / 4,
+        },
+    )
+    .await
+    .unwrap();
+    let r = sqlx::query(
+        "SELECT COUNT(*), COUNT(DISTINCT demand_id) FROM demand_events WHERE action = 'escalate'",
+    )
+    .fetch_one(app.ctx.db.reader())
+    .await
+    .unwrap();
+    let (events, demands): (i64, i64) = (r.get(0), r.get(1));
+    assert!(
+        events > demands && demands >= escalated_before,
+        "some demand was escalated twice: {events} escalations of {demands} demands"
+    );
+    assert_eq!(
+        all.escalated, demands,
+        "a demand escalated twice counts once"
+    );
+    assert!(all.escalated >= 1 && all.fed_back_late >= 1, "{all:?}");
 
     // A rebuild from scratch lands on the same numbers.
     let before = compute(

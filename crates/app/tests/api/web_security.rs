@@ -407,3 +407,164 @@ async fn the_built_in_tls_serves_https_with_hsts() {
         db.close().await;
     }
 }
+
+/// A TLS client that trusts the committed test certificate.
+fn tls_connector() -> tokio_rustls::TlsConnector {
+    use rustls::pki_types::pem::PemObject;
+    let cert = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/test-cert.pem");
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_file_iter(&cert).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+}
+
+/// SIGTERM to the real binary serving HTTPS: it stops accepting at once
+/// (new connections are refused), a slow request already in flight still
+/// gets its whole answer, and the process then exits cleanly.
+#[tokio::test]
+async fn the_built_in_tls_server_shuts_down_gracefully_on_sigterm() {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let world = crate::binary::World::new();
+    std::fs::write(
+        world.path().join("lianxin.toml"),
+        format!(
+            "login_rate_per_minute = 0\nintake_rate_per_minute = 0\ntls_cert = {:?}\ntls_key = {:?}\n",
+            fixtures.join("test-cert.pem").display().to_string(),
+            fixtures.join("test-key.pem").display().to_string()
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(world.log_file()).unwrap();
+    let mut child = std::process::Command::new(crate::binary::BIN)
+        .arg("demo")
+        .arg("--addr")
+        .arg(format!("127.0.0.1:{}", world.port))
+        .arg("--database-url")
+        .arg(world.database_url())
+        .arg("--config")
+        .arg(world.path().join("lianxin.toml"))
+        .current_dir(world.path())
+        .env_remove("LIANXIN_FIELD_KEY")
+        .env_remove("LIANXIN_DATABASE_URL")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::from(log.try_clone().unwrap()))
+        .stderr(std::process::Stdio::from(log))
+        .spawn()
+        .unwrap();
+    struct Reap<'a>(&'a mut std::process::Child);
+    impl Drop for Reap<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let child = Reap(&mut child);
+    let addr = format!("127.0.0.1:{}", world.port);
+    let connector = tls_connector();
+    let connect = || async {
+        let tcp = tokio::net::TcpStream::connect(&addr).await?;
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        connector.connect(name, tcp).await
+    };
+    // Healthy over HTTPS.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(mut s) = connect().await {
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .await
+                .unwrap();
+            let mut answer = String::new();
+            let _ = s.read_to_string(&mut answer).await;
+            if answer.starts_with("HTTP/1.1 200") {
+                break;
+            }
+        }
+        assert!(
+            child.0.try_wait().unwrap().is_none(),
+            "lianxin exited:\n{}",
+            world.log_text()
+        );
+        assert!(
+            Instant::now() < deadline,
+            "not healthy:\n{}",
+            world.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A slow request: the head and half of the body now, the rest later.
+    let body = format!(r#"{{"login": "13800000001", "password": "{PASSWORD}"}}"#);
+    let (first, rest) = body.split_at(body.len() / 2);
+    let mut slow = connect().await.unwrap();
+    slow.write_all(
+        format!(
+            "POST /api/v1/auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{first}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    slow.flush().await.unwrap();
+    // Let the server read the head (ordering, not a timing assertion).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let pid = child.0.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    // Shutdown has begun once new connections are refused.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match tokio::net::TcpStream::connect(&addr).await {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => break,
+            _ => {}
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still accepting after SIGTERM:\n{}",
+            world.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        child.0.try_wait().unwrap().is_none(),
+        "it waits for the request in flight"
+    );
+
+    // The request in flight finishes and gets its whole answer.
+    slow.write_all(rest.as_bytes()).await.unwrap();
+    slow.flush().await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(30), slow.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"token\""), "{answer}");
+
+    // … and the process exits cleanly.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running:\n{}",
+            world.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}\n{}", world.log_text());
+}

@@ -192,6 +192,28 @@ async fn demand_flow(rig: &Rig, b: &mut wd::Session, butler: &mut wd::Session) -
     login(b, app, COMMUNITY, "/work").await?;
     let link = b.link_in_main(title).await?;
     b.click_link(&link).await?;
+    // An irreversible step: sent without the confirming tick it is refused
+    // by the server, with the reason next to the tick; ticked, it proceeds.
+    step("with JavaScript off: a step that cannot be undone needs the tick");
+    unticked_then_ticked(
+        b,
+        shots,
+        "verify_fail",
+        "核查不通过,返工",
+        "灯泡型号不对,仍有两层不亮。",
+    )
+    .await?;
+    expect_status(b, "返工").await?;
+    logout(b).await?;
+    login(b, app, BUTLER, "/work").await?;
+    let link = b.link_in_main(title).await?;
+    b.click_link(&link).await?;
+    act(b, "start", "接单处置", None).await?;
+    act(b, "resolve", "办结反馈", Some("已按型号重新更换。")).await?;
+    logout(b).await?;
+    login(b, app, COMMUNITY, "/work").await?;
+    let link = b.link_in_main(title).await?;
+    b.click_link(&link).await?;
     act(b, "verify_pass", "核查通过,结案", None).await?;
     expect_status(b, "已结案").await?;
     logout(b).await?;
@@ -351,6 +373,28 @@ async fn no_js_flow(app: &TestApp, b: &mut wd::Session, shots: &Path) -> Res<()>
     login(b, app, COMMUNITY, "/work").await?;
     let link = b.link_in_main(title).await?;
     b.click_link(&link).await?;
+    // An irreversible step: sent without the confirming tick it is refused
+    // by the server, with the reason next to the tick; ticked, it proceeds.
+    step("with JavaScript off: a step that cannot be undone needs the tick");
+    unticked_then_ticked(
+        b,
+        shots,
+        "verify_fail",
+        "核查不通过,返工",
+        "灯泡型号不对,仍有两层不亮。",
+    )
+    .await?;
+    expect_status(b, "返工").await?;
+    logout(b).await?;
+    login(b, app, BUTLER, "/work").await?;
+    let link = b.link_in_main(title).await?;
+    b.click_link(&link).await?;
+    act(b, "start", "接单处置", None).await?;
+    act(b, "resolve", "办结反馈", Some("已按型号重新更换。")).await?;
+    logout(b).await?;
+    login(b, app, COMMUNITY, "/work").await?;
+    let link = b.link_in_main(title).await?;
+    b.click_link(&link).await?;
     act(b, "verify_pass", "核查通过,结案", None).await?;
     expect_status(b, "已结案").await?;
     logout(b).await?;
@@ -358,6 +402,80 @@ async fn no_js_flow(app: &TestApp, b: &mut wd::Session, shots: &Path) -> Res<()>
     step("with JavaScript off: the resident rates it");
     login(b, app, RESIDENT, "/me").await?;
     rate(b, title, shots, "nojs").await
+}
+
+/// Sends the demand page's `action` (a step that cannot be undone) first
+/// without its confirming tick — the page's `required` is taken off, as a
+/// browser that does not check it would send it — and expects the server's
+/// 422 with the message next to the tick and the note kept; then ticks it
+/// and sends again.
+async fn unticked_then_ticked(
+    b: &mut wd::Session,
+    shots: &Path,
+    action: &str,
+    label: &str,
+    note: &str,
+) -> Res<()> {
+    let form = format!("form.action-form:has(input[name=\"action\"][value=\"{action}\"])");
+    let tick = format!("#confirm-{action}");
+    b.wait_for(&form).await?;
+    b.exec(
+        "const d = document.querySelector(arguments[0]).closest('details'); if (d) d.open = true;",
+        json!([form]),
+    )
+    .await?;
+    let required = b
+        .exec(
+            "return document.querySelector(arguments[0]).required;",
+            json!([tick]),
+        )
+        .await?;
+    if required != Value::Bool(true) {
+        return Err(format!("the tick of {action} is not required on the page"));
+    }
+    b.type_into(&format!("{form} textarea[name=\"note\"]"), note)
+        .await?;
+    b.exec(
+        "document.querySelector(arguments[0]).removeAttribute('required');",
+        json!([tick]),
+    )
+    .await?;
+    b.expect_status = 422;
+    let sent = b
+        .click_and_load(&format!("{form} button[type=\"submit\"]"))
+        .await;
+    b.expect_status = 200;
+    sent?;
+    b.expect_text(&format!("#act-{action}-confirmed-error"), "请先勾选")
+        .await?;
+    let invalid = b
+        .exec(
+            "const t = document.querySelector(arguments[0]); \
+             return t.getAttribute('aria-invalid') === 'true' \
+               && t.getAttribute('aria-describedby') === arguments[1] \
+               && t.closest('details').open;",
+            json!([tick, format!("act-{action}-confirmed-error")]),
+        )
+        .await?;
+    if invalid != Value::Bool(true) {
+        return Err("the refused tick is not marked invalid and described".into());
+    }
+    b.expect_value(&format!("{form} textarea[name=\"note\"]"), note)
+        .await?;
+    let el = b.wait_for(&tick).await?;
+    b.scroll_to(&el).await?;
+    shoot(b, shots, "nojs", "02-confirm-needed").await?;
+    b.click(&el).await?;
+    let button = format!("{form} button[type=\"submit\"]");
+    let el = b.wait_for(&button).await?;
+    b.expect_text_in(&el, label).await?;
+    b.click_and_load(&button).await?;
+    for refusal in [".flash.error", ".field-error"] {
+        if let Some(err) = b.find(refusal).await? {
+            return Err(format!("{label} was refused: {}", b.text(&err).await?));
+        }
+    }
+    Ok(())
 }
 
 pub async fn expect_status(b: &mut wd::Session, label: &str) -> Res<()> {
@@ -396,5 +514,111 @@ pub async fn act(b: &mut wd::Session, action: &str, label: &str, note: Option<&s
         let text = b.text(&err).await?;
         return Err(format!("{label} was refused: {text}"));
     }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_import_residents_from_a_workbook_with_progress() {
+    let Some(rig) = Rig::start().await else {
+        return;
+    };
+    let mut b = rig.window(true).await;
+    let outcome = import_flow(&rig.app, &mut b, &rig.shots).await;
+    rig.finish("import", outcome, &mut [&mut b]).await;
+}
+
+async fn import_flow(app: &TestApp, b: &mut wd::Session, shots: &Path) -> Res<()> {
+    let xc = app.node_id(helpers::XC).await;
+    step("community-zq opens 新城壹号小区 and its import page");
+    login(b, app, COMMUNITY, "/work").await?;
+    b.goto(&app.url(&format!("/org/{xc}"))).await?;
+    let link = b
+        .wait_for(&format!("main a[href=\"/org/{xc}/import\"]"))
+        .await?;
+    b.click_link(&link).await?;
+    b.expect_text("h1", "导入居民").await?;
+    shoot(b, shots, "import", "01-form").await?;
+
+    step("a workbook with one bad row: nothing written, the row listed");
+    let dir = std::env::temp_dir();
+    let bad = dir.join(format!("lianxin-import-bad-{}.xlsx", std::process::id()));
+    std::fs::write(
+        &bad,
+        org::xlsx::template_workbook(&[
+            ["8", "1", "801", "吴一", "13700000801", "", "业主", ""],
+            ["8", "1", "802", "", "13700000802", "", "业主", ""],
+        ]),
+    )
+    .map_err(|e| e.to_string())?;
+    b.send_file("input#file[type=\"file\"]", &bad).await?;
+    b.click_and_load("main form button[type=\"submit\"]")
+        .await?;
+    b.expect_path_prefix("/org/import/").await?;
+    b.wait_until(
+        "the job to finish",
+        "const s = document.querySelector('[data-import-state]'); \
+         return !!s && s.dataset.importState !== 'running';",
+    )
+    .await?;
+    b.expect_text("#import-errors", "姓名").await?;
+    shoot(b, shots, "import", "02-rejected").await?;
+
+    step("a good workbook: the upload's progress bar, then the summary");
+    b.goto(&app.url(&format!("/org/{xc}/import"))).await?;
+    let rows: Vec<[String; 8]> = (1..=400)
+        .map(|i| {
+            [
+                "9".into(),
+                format!("{}", 1 + i / 100),
+                format!("{}", 100 + i % 100),
+                format!("住户{i}"),
+                format!("137{:08}", 900 + i),
+                String::new(),
+                "业主".into(),
+                String::new(),
+            ]
+        })
+        .collect();
+    let rows: Vec<[&str; 8]> = rows
+        .iter()
+        .map(|r| std::array::from_fn(|c| r[c].as_str()))
+        .collect();
+    let good = dir.join(format!("lianxin-import-good-{}.xlsx", std::process::id()));
+    std::fs::write(&good, org::xlsx::template_workbook(&rows)).map_err(|e| e.to_string())?;
+    b.send_file("input#file[type=\"file\"]", &good).await?;
+    // Watch for the upload's <progress>, which app.js adds while sending.
+    b.exec(
+        "window.lxSawProgress = false; \
+         new MutationObserver(function () { \
+           if (document.querySelector('.progress progress')) window.lxSawProgress = true; \
+         }).observe(document.body, {childList: true, subtree: true});",
+        json!([]),
+    )
+    .await?;
+    let button = b.wait_for("main form button[type=\"submit\"]").await?;
+    b.click(&button).await?;
+    b.wait_until(
+        "the upload to start",
+        "return window.lxSawProgress === true || location.pathname.indexOf('/org/import/') === 0;",
+    )
+    .await?;
+    b.wait_until(
+        "the job's page",
+        "return location.pathname.indexOf('/org/import/') === 0 \
+           && !!document.querySelector('[data-import-state]');",
+    )
+    .await?;
+    shoot(b, shots, "import", "03-progress").await?;
+    b.wait_until(
+        "the import to finish",
+        "const s = document.querySelector('[data-import-state]'); \
+         return !!s && s.dataset.importState === 'done';",
+    )
+    .await?;
+    b.check_page().await?;
+    b.expect_text("#import-imported", "400").await?;
+    shoot(b, shots, "import", "04-summary").await?;
+    let _ = std::fs::remove_file(&bad);
+    let _ = std::fs::remove_file(&good);
     Ok(())
 }

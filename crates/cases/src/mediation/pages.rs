@@ -487,7 +487,7 @@ pub struct OutcomeItem {
 
 /// The step forms' fields, as typed (kept when a step is refused). The
 /// session and visit forms never show together, so they share `notes`.
-#[derive(Default, Deserialize, Clone)]
+#[derive(Default, Deserialize, serde::Serialize, Clone)]
 struct StepForm {
     #[serde(default)]
     csrf: String,
@@ -509,6 +509,9 @@ struct StepForm {
     visited_at: String,
     #[serde(default)]
     satisfied: String,
+    /// The "cannot be undone" tick of the outcome and close forms.
+    #[serde(default)]
+    confirmed: String,
 }
 
 #[derive(Template)]
@@ -536,12 +539,11 @@ struct CasePage {
     can_followup: bool,
     can_close: bool,
     outcome_kinds: Vec<Choice>,
-    form: StepForm,
     held_at: String,
     visited_at: String,
-    /// The form that was refused, shown open.
-    refused: &'static str,
-    error: Option<String>,
+    /// The refused step form (`session`, `outcome`, `followup`, `close`):
+    /// shown open, its values kept and its messages next to its fields.
+    fs: kernel::FormState,
 }
 
 impl CasePage {
@@ -555,7 +557,7 @@ async fn render_case(
     p: &Principal,
     lang: Lang,
     id: &str,
-    refused: Option<(&'static str, StepForm, String)>,
+    fs: kernel::FormState,
 ) -> AppResult<Response> {
     let (m, access): (MediationRow, Access) = api::visible(ctx, p, id).await?;
     let v = api::full_view(ctx, &m, access).await?;
@@ -564,16 +566,8 @@ async fn render_case(
         _ => None,
     };
     let allowed = |s: &str| v.allowed_actions.contains(&s);
-    let (which, form, error) = match refused {
-        Some((w, f, e)) => (w, f, Some(e)),
-        None => ("", StepForm::default(), None),
-    };
     let now = now_local(ctx.now_ms());
-    let chosen_kind = if form.kind.is_empty() {
-        OutcomeKind::Agreement.as_str().to_string()
-    } else {
-        form.kind.clone()
-    };
+    let chosen_kind = fs.val("outcome", "kind", OutcomeKind::Agreement.as_str());
     let page = CasePage {
         shell: Shell::new(lang, "mediation.title", "mediation", Some(p))
             .with_title(m.title.clone()),
@@ -650,26 +644,11 @@ async fn render_case(
                 selected: chosen_kind == k.as_str(),
             })
             .collect(),
-        held_at: if form.held_at.is_empty() {
-            now.clone()
-        } else {
-            form.held_at.clone()
-        },
-        visited_at: if form.visited_at.is_empty() {
-            now
-        } else {
-            form.visited_at.clone()
-        },
-        form,
-        refused: which,
-        error,
+        held_at: fs.val("session", "held_at", &now),
+        visited_at: fs.val("followup", "visited_at", &now),
+        fs,
     };
-    let status = if page.error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    Ok(with_status(status, &page))
+    Ok(with_status(page.fs.status(), &page))
 }
 
 async fn case_page(
@@ -678,9 +657,53 @@ async fn case_page(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> Response {
-    render_case(&ctx, &p, lang, &id, None)
+    render_case(&ctx, &p, lang, &id, kernel::FormState::none())
         .await
         .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The fields each step form shows a message next to.
+fn step_fields(which: &str) -> &'static [&'static str] {
+    match which {
+        "session" => &["held_at", "place", "notes"],
+        "outcome" => &["kind", "agreement_text", "note", "confirmed"],
+        "followup" => &["visited_at", "notes", "satisfied"],
+        "close" => &["note", "confirmed"],
+        _ => &[],
+    }
+}
+
+/// Irreversible steps (recording the outcome, closing the case) need the
+/// "cannot be undone" tick; without it the page again (422), nothing changed.
+async fn unconfirmed(
+    ctx: &Ctx,
+    p: &Principal,
+    lang: Lang,
+    id: &str,
+    which: &'static str,
+    form: &StepForm,
+) -> Option<Response> {
+    if form.confirmed == "1" {
+        return None;
+    }
+    // A step the caller may not take is refused for that reason first.
+    let allowed = match api::visible(ctx, p, id).await {
+        Ok((m, access)) => match api::full_view(ctx, &m, access).await {
+            Ok(v) => v.allowed_actions.contains(&which),
+            Err(_) => false,
+        },
+        Err(_) => false,
+    };
+    if !allowed {
+        return None;
+    }
+    let fs =
+        kernel::FormState::new(which, form).with_field("confirmed", lang.t("ux.confirm_missing"));
+    Some(
+        render_case(ctx, p, lang, id, fs)
+            .await
+            .unwrap_or_else(IntoResponse::into_response),
+    )
 }
 
 /// After a step: to the case on success, else the page with the reason.
@@ -695,12 +718,14 @@ async fn after_step(
 ) -> Response {
     match result {
         Ok(m) => Redirect::to(&format!("/mediation/{}", m.id)).into_response(),
-        Err(e) => match refusal_text(&e, lang) {
-            Some(msg) => render_case(ctx, p, lang, id, Some((which, form, msg)))
-                .await
-                .unwrap_or_else(IntoResponse::into_response),
-            None => e.into_response(),
-        },
+        Err(e) => {
+            match kernel::FormState::new(which, &form).refused(&e, step_fields(which), lang) {
+                Some(fs) => render_case(ctx, p, lang, id, fs)
+                    .await
+                    .unwrap_or_else(IntoResponse::into_response),
+                None => e.into_response(),
+            }
+        }
     }
 }
 
@@ -733,6 +758,9 @@ async fn outcome(
 ) -> Response {
     if let Err(e) = check_csrf(&p, &f.csrf) {
         return e.into_response();
+    }
+    if let Some(r) = unconfirmed(&ctx, &p, lang, &id, "outcome", &f).await {
+        return r;
     }
     let body = OutcomeBody {
         kind: f.kind.clone(),
@@ -777,6 +805,9 @@ async fn close(
 ) -> Response {
     if let Err(e) = check_csrf(&p, &f.csrf) {
         return e.into_response();
+    }
+    if let Some(r) = unconfirmed(&ctx, &p, lang, &id, "close", &f).await {
+        return r;
     }
     let body = CloseBody {
         note: Some(f.note.clone()).filter(|t| !t.trim().is_empty()),
