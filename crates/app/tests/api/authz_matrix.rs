@@ -139,8 +139,8 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET",    "/api/v1/org/households/{id}/residents",             "1A44AA44AAA44444444"),
     ("POST",   "/api/v1/org/households/{id}/residents",             "13443344AAA44444444"),
     ("POST",   "/api/v1/org/import",                                "14443344AAA44444444"),
-    ("POST",   "/api/v1/org/import/jobs",                           "1444444444444444444"),
-    ("GET",    "/api/v1/org/import/jobs/{id}",                      "1444444444444444444"),
+    ("POST",   "/api/v1/org/import/jobs",                           "14443344AAA44444444"),
+    ("GET",    "/api/v1/org/import/jobs/{id}",                      "14444444AAA44444444"),
     ("POST",   "/api/v1/org/nodes",                                 "12223322AAA22222222"),
     ("DELETE", "/api/v1/org/nodes/{id}",                            "14443344AAA44444444"),
     ("GET",    "/api/v1/org/nodes/{id}",                            "1444AA44AAA44444444"),
@@ -475,7 +475,14 @@ impl Fixtures {
             .bearer_auth(t("community-zq"))
             .header(reqwest::header::CONTENT_TYPE, XLSX)
             .body(org::xlsx::template_workbook(&[[
-                "9", "1", "902", "矩阵任务", "", "", "业主", "",
+                "9",
+                "1",
+                "902",
+                "矩阵任务",
+                "",
+                "",
+                "业主",
+                "",
             ]]))
             .send()
             .await
