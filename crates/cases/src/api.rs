@@ -249,6 +249,11 @@ pub struct NewDemandBody {
 /// a resident's household (phone intake). Writes the demand, its first event
 /// and the audit row in one transaction.
 pub async fn file_demand(ctx: &Ctx, p: &Principal, b: &NewDemandBody) -> AppResult<DemandRow> {
+    // Who may file at all (before anything in the body is looked at): a
+    // resident, or staff who work on demands.
+    if !p.is_resident() && p.roots_for(Role::CASE_STAFF).is_empty() {
+        return Err(AppError::Forbidden);
+    }
     if let Err(secs) = ctx
         .limits
         .intake
@@ -314,12 +319,8 @@ pub async fn file_demand(ctx: &Ctx, p: &Principal, b: &NewDemandBody) -> AppResu
                 Some(p.user_id.clone()),
             ),
             None => {
-                if p.is_staff() {
-                    errors.add("household_id", "代居民反映诉求时请选择住户");
-                    (None, Channel::Phone, None)
-                } else {
-                    return Err(AppError::Forbidden);
-                }
+                errors.add("household_id", "代居民反映诉求时请选择住户");
+                (None, Channel::Phone, None)
             }
         },
     };

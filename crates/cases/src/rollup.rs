@@ -230,7 +230,11 @@ pub async fn add_filings(
          ON CONFLICT (node_path, day, category, channel) DO UPDATE SET n = demand_filings.n + excluded.n",
         values.join(", ")
     );
-    let mut q = sqlx::query(&sql).bind(day).bind(category).bind(channel).bind(n);
+    let mut q = sqlx::query(&sql)
+        .bind(day)
+        .bind(category)
+        .bind(channel)
+        .bind(n);
     for node in &nodes {
         q = q.bind(node.as_str().to_string());
     }

@@ -816,9 +816,10 @@ async fn issue_key(
     Auth(p): Auth,
     Json(b): Json<NewKey>,
 ) -> AppResult<(StatusCode, JsonOut<IssuedKey>)> {
-    let name = text::required(&b.name, 1, 64, "名称").map_err(|m| AppError::field("name", m))?;
+    // The place and the role first: a refused caller learns nothing from the body.
     let node = org::api::visible_node(&ctx, &p, &b.org_id).await?;
     p.can_act(Role::ORG_ADMINS, &node.org_path, true)?;
+    let name = text::required(&b.name, 1, 64, "名称").map_err(|m| AppError::field("name", m))?;
     if !store::JURISDICTION_KINDS.contains(&node.kind) {
         return Err(AppError::field(
             "org_id",

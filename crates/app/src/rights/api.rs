@@ -273,6 +273,8 @@ pub async fn decision(
     Path(id): Path<String>,
     Json(b): Json<DecisionInput>,
 ) -> AppResult<JsonOut<RequestView>> {
+    // The scope first: a caller who may not decide learns nothing from the body.
+    super::check_decider(&ctx, &p, &id).await?;
     let approve = match b.decision.as_str() {
         "approve" => true,
         "reject" => false,

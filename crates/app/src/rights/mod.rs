@@ -542,6 +542,21 @@ pub async fn request_deletion(
 }
 
 /// Staff approve (and so carry out) or reject a request in their scope.
+/// The scope check of a decision alone: the request exists and lies in the
+/// caller's community scope, else 404 (so it can come before the body's).
+pub async fn check_decider(ctx: &Ctx, p: &Principal, id: &str) -> AppResult<()> {
+    let id = kernel::id::parse_id(id).ok_or(AppError::NotFound)?;
+    let path: Option<String> = sqlx::query("SELECT org_path FROM privacy_requests WHERE id = $1")
+        .bind(&id)
+        .fetch_optional(ctx.db.reader())
+        .await?
+        .map(|r| r.get(0));
+    match path {
+        Some(path) if p.covers(resident_roles(), &OrgPath::from_db(path.clone())) => Ok(()),
+        _ => Err(AppError::NotFound),
+    }
+}
+
 pub async fn decide(
     ctx: &Ctx,
     p: &Principal,
@@ -549,6 +564,7 @@ pub async fn decide(
     approve: bool,
     note: Option<&str>,
 ) -> AppResult<RequestView> {
+    check_decider(ctx, p, id).await?;
     let note = if approve {
         text::optional(note, 200, "说明").map_err(|m| AppError::field("note", m))?
     } else {
