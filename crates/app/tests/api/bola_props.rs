@@ -954,8 +954,17 @@ fn random_trees_grants_and_records_match_the_reference_model() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(32);
+    // A fixed seed by default, so CI is deterministic and every area is
+    // compared (a random run can draw 32 cases in which nobody is notified);
+    // `LIANXIN_BOLA_SEED=<n>` explores other worlds.
+    let seed = std::env::var("LIANXIN_BOLA_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_261_129u64);
+    println!("bola_props: LIANXIN_BOLA_SEED={seed}");
     let mut runner = TestRunner::new(Config {
         cases,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(seed),
         failure_persistence: None,
         max_shrink_iters: 64,
         ..Config::default()
