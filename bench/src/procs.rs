@@ -20,6 +20,31 @@ impl Server {
     }
 
     /// Peak resident set size (VmHWM) so far, in MiB.
+    /// CPU time (user + system, in clock ticks) the process has used.
+    pub fn cpu_ticks(&self) -> Option<u64> {
+        let s = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).ok()?;
+        // Fields after the parenthesised name: utime and stime are the 12th
+        // and 13th of them.
+        let rest = s.rsplit_once(')')?.1;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+    }
+
+    /// Waits (at most `within`) until the process is nearly idle: background
+    /// work a load left behind (the outbox fanning notices out) has drained.
+    pub async fn wait_idle(&self, within: Duration) {
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline {
+            let Some(a) = self.cpu_ticks() else { return };
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let Some(b) = self.cpu_ticks() else { return };
+            // Under 10 % of one core over the half second (ticks are 1/100 s).
+            if b - a < 5 {
+                return;
+            }
+        }
+    }
+
     pub fn peak_rss_mib(&self) -> Option<f64> {
         let s = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
         let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
