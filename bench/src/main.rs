@@ -310,6 +310,7 @@ async fn bench(mut args: Args) -> Result<std::process::ExitCode, String> {
                 .lines()
                 .filter(|l| l.contains("district") || l.contains("区"))
                 .flat_map(|l| l.split_whitespace())
+                .map(|w| w.trim_end_matches([',', ';', '.']))
                 .find(|w| w.starts_with("seed-") && !w.starts_with("seed-r-"))
                 .map(str::to_string);
         }
