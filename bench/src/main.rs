@@ -489,7 +489,7 @@ async fn bench(mut args: Args) -> Result<std::process::ExitCode, String> {
                 let file = run_dir.join("residents.xlsx");
                 std::fs::write(&file, bytes).map_err(|e| e.to_string())?;
                 say(format!("lianxin import residents ({import_rows} rows)"));
-                let took = procs::run(
+                let took = match procs::run(
                     Command::new(&lianxin)
                         .args(["import", "residents", "--org", compound])
                         .arg(&file)
@@ -500,9 +500,20 @@ async fn bench(mut args: Args) -> Result<std::process::ExitCode, String> {
                         .current_dir(&run_dir)
                         .stdout(std::process::Stdio::null()),
                     "lianxin import residents",
-                )?;
-                import_seconds = Some(took.as_secs_f64());
-                say(format!("  {:.1} s", took.as_secs_f64()));
+                ) {
+                    Ok(took) => took,
+                    Err(e) => {
+                        // A refused import is a finding, not a reason to
+                        // lose the other figures.
+                        notes.push(format!("import refused: {e}"));
+                        say(notes.last().unwrap());
+                        Duration::ZERO
+                    }
+                };
+                if !took.is_zero() {
+                    import_seconds = Some(took.as_secs_f64());
+                    say(format!("  {:.1} s", took.as_secs_f64()));
+                }
             }
             None => notes.push("no compound found: import not measured".into()),
         }

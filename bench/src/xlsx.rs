@@ -33,12 +33,14 @@ pub fn id_check_char(first17: &str) -> char {
     C[(sum % 11) as usize]
 }
 
-/// Resident `i`'s ID number: 离石区 (141102), a birth date 1950-01-01 plus
+/// Resident `i`'s ID number: 太原市小店区 (140105), a birth date 1950-01-01 plus
 /// `i / 1000` days, a sequence of `i % 1000`; unique for `i` < ~9 million.
 pub fn id_number(i: usize) -> String {
     let birth = chrono::NaiveDate::from_ymd_opt(1950, 1, 1).expect("date")
         + chrono::Days::new((i / 1000) as u64);
-    let first17 = format!("141102{}{:03}", birth.format("%Y%m%d"), i % 1000);
+    // 太原市小店区 (140105): never a code `lianxin seed` gives its residents,
+    // so the imported people are new ones.
+    let first17 = format!("140105{}{:03}", birth.format("%Y%m%d"), i % 1000);
     format!("{first17}{}", id_check_char(&first17))
 }
 
@@ -96,7 +98,7 @@ mod tests {
         assert_eq!(id_check_char("11010519491231002"), 'X');
         assert_eq!(
             id_number(0),
-            format!("14110219500101000{}", id_check_char("14110219500101000"))
+            format!("14010519500101000{}", id_check_char("14010519500101000"))
         );
         let a = id_number(1234);
         assert_eq!(&a[6..14], "19500102");
