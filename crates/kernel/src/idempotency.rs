@@ -29,14 +29,32 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 pub const HEADER: &str = "idempotency-key";
 /// POSTs whose answer carries a credential (a session token, a TOTP
-/// secret): the key is not honoured there, so no such answer is ever kept
+/// secret, a new Open311 API key): the key is not honoured there, so no such answer is ever kept
 /// in `idempotency_keys`. A retried login simply logs in again.
 pub const EXEMPT_PATHS: &[&str] = &[
     "/api/v1/auth/login",
     "/api/v1/me/totp",
+    "/api/v1/open311/keys",
     "/login",
     "/me/totp",
 ];
+/// Uploads (photos, workbooks) may be larger than the global body limit:
+/// their routes set their own, up to this; a keyed upload is read up to it
+/// and the route's own limit still applies after.
+const MAX_UPLOAD_BODY: usize = 64 * 1024 * 1024;
+
+fn is_upload(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            let ct = ct.to_ascii_lowercase();
+            ct.starts_with("multipart/")
+                || ct.starts_with("image/")
+                || ct.starts_with("application/octet-stream")
+                || ct.starts_with("application/vnd.")
+        })
+}
 /// How long a key is remembered.
 pub const TTL_MS: i64 = 24 * 60 * 60 * 1000;
 /// Replays are kept for responses up to this size.
@@ -210,8 +228,13 @@ async fn run(
     next: Next,
 ) -> AppResult<Response> {
     let scope = scope_of(ctx, req.headers()).await;
+    let limit = if is_upload(req.headers()) {
+        max_body.max(MAX_UPLOAD_BODY)
+    } else {
+        max_body
+    };
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, max_body)
+    let bytes = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| AppError::PayloadTooLarge)?;
     let hash = request_hash(&parts.method, &parts.uri, &bytes);

@@ -126,7 +126,9 @@ fn job_for(p: &Principal, id: &str) -> AppResult<ImportJob> {
         .get(id)
         .cloned()
         .ok_or(AppError::NotFound)?;
-    if job.owner == p.user_id || p.covers(Role::ORG_ADMINS, &job.org_path) {
+    // Whoever may administer the place now, the starter included only while
+    // they still may.
+    if p.covers(Role::ORG_ADMINS, &job.org_path) {
         Ok(job)
     } else {
         Err(AppError::NotFound)
@@ -145,9 +147,22 @@ async fn import_target(ctx: &Ctx, p: &Principal, id: &str) -> AppResult<NodeRow>
 }
 
 /// Starts the import of `bytes` into `compound`; returns the job's id.
-pub fn start(ctx: &Ctx, p: &Principal, compound: &NodeRow, bytes: Vec<u8>) -> String {
+/// Starts an import job; one running job per person at a time (each holds
+/// its workbook in memory until it ends).
+pub fn start(ctx: &Ctx, p: &Principal, compound: &NodeRow, bytes: Vec<u8>) -> AppResult<String> {
     let id = kernel::id::new_id();
     let now = ctx.now_ms();
+    let busy = JOBS
+        .lock()
+        .map_err(|_| AppError::internal("import jobs lock"))?
+        .values()
+        .any(|j| j.owner == p.user_id && j.state == "running");
+    if busy {
+        return Err(AppError::conflict(
+            "import_running",
+            "您已有一个导入正在进行,请等它完成后再导入",
+        ));
+    }
     let job = ImportJob {
         id: id.clone(),
         state: "running",
@@ -175,7 +190,7 @@ pub fn start(ctx: &Ctx, p: &Principal, compound: &NodeRow, bytes: Vec<u8>) -> St
     tokio::spawn(async move {
         run(&ctx, &actor, &compound, &job_id, bytes).await;
     });
-    id
+    Ok(id)
 }
 
 async fn run(ctx: &Ctx, actor: &str, compound: &NodeRow, id: &str, bytes: Vec<u8>) {
@@ -288,7 +303,7 @@ pub async fn start_api(
     if body.is_empty() {
         return Err(AppError::field("file", "请上传 Excel 文件"));
     }
-    let id = start(&ctx, &p, &compound, body.to_vec());
+    let id = start(&ctx, &p, &compound, body.to_vec())?;
     let job = job_for(&p, &id)?;
     Ok((
         StatusCode::ACCEPTED,
@@ -377,7 +392,13 @@ async fn upload_submit(
                     match field.bytes().await {
                         Ok(b) if !b.is_empty() => file = Some((name, b.to_vec())),
                         Ok(_) => {}
-                        Err(_) => return AppError::PayloadTooLarge.into_response(),
+                        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                            return AppError::PayloadTooLarge.into_response()
+                        }
+                        Err(_) => {
+                            return AppError::bad_request("invalid_multipart", "上传内容格式不正确")
+                                .into_response()
+                        }
                     }
                 }
                 _ => {}
@@ -412,8 +433,15 @@ async fn upload_submit(
         }
         Some((_, b)) => b,
     };
-    let job = start(&ctx, &p, &compound, bytes);
-    Redirect::to(&format!("/org/import/{job}")).into_response()
+    match start(&ctx, &p, &compound, bytes) {
+        Ok(job) => Redirect::to(&format!("/org/import/{job}")).into_response(),
+        Err(e) => {
+            let fs = fs.with_field("file", lang.msg(&e.message()));
+            upload_form(&ctx, &p, lang, &id, fs)
+                .await
+                .unwrap_or_else(IntoResponse::into_response)
+        }
+    }
 }
 
 pub struct ErrorRow {
@@ -469,7 +497,7 @@ async fn job_page(
                 e.row.to_string()
             },
             column: e.column.clone(),
-            message: e.message.clone(),
+            message: lang.msg(&e.message),
         })
         .collect();
     let page = JobPage {

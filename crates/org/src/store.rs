@@ -349,6 +349,30 @@ pub async fn residents_of(
 }
 
 /// Is this ID-card number already registered (by its blind index)?
+/// Which of these `id_card` blind indexes are already registered.
+pub async fn id_card_indexes_taken(
+    tx: &mut Tx,
+    indexes: &[&str],
+) -> AppResult<std::collections::HashSet<String>> {
+    if indexes.is_empty() {
+        return Ok(Default::default());
+    }
+    let list: Vec<String> = (1..=indexes.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT id_card_index FROM residents WHERE id_card_index IN ({})",
+        list.join(", ")
+    );
+    let mut q = sqlx::query(&sql);
+    for x in indexes {
+        q = q.bind(x.to_string());
+    }
+    Ok(q.fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|r| r.get::<String, _>(0))
+        .collect())
+}
+
 pub async fn id_card_taken(tx: &mut Tx, cipher: &FieldCipher, id_card: &str) -> AppResult<bool> {
     let r = sqlx::query("SELECT 1 FROM residents WHERE id_card_index = $1")
         .bind(cipher.blind_index("id_card", id_card))

@@ -90,10 +90,12 @@ async fn a_workbook_with_bad_rows_is_listed_row_by_row_and_writes_nothing() {
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains("data-import-state=\"rejected\""));
     assert!(
-        html.contains("<td class=\"num\">3</td><td>姓名</td>"),
+        html.contains("<td class=\"num\">3</td><td translate=\"no\" lang=\"zh-CN\">姓名</td>"),
         "{html}"
     );
-    assert!(html.contains("<td class=\"num\">4</td><td>手机号</td>"));
+    assert!(
+        html.contains("<td class=\"num\">4</td><td translate=\"no\" lang=\"zh-CN\">手机号</td>")
+    );
     assert!(
         !html.contains("http-equiv=\"refresh\""),
         "a finished job stops refreshing"

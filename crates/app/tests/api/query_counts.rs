@@ -40,6 +40,7 @@ async fn settle(client: &reqwest::Client, base: &str) {
             return;
         }
     }
+    panic!("the server never went quiet: background work keeps running statements");
 }
 
 struct Path {

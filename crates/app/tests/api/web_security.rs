@@ -506,9 +506,11 @@ async fn the_built_in_tls_server_shuts_down_gracefully_on_sigterm() {
     let body = format!(r#"{{"login": "13800000001", "password": "{PASSWORD}"}}"#);
     let (first, rest) = body.split_at(body.len() / 2);
     let mut slow = connect().await.unwrap();
+    // `Expect: 100-continue`: the server says "100 Continue" once its handler
+    // reads the body, so the request is known to be in flight (no sleep).
     slow.write_all(
         format!(
-            "POST /api/v1/auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{first}",
+            "POST /api/v1/auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
             body.len()
         )
         .as_bytes(),
@@ -516,8 +518,23 @@ async fn the_built_in_tls_server_shuts_down_gracefully_on_sigterm() {
     .await
     .unwrap();
     slow.flush().await.unwrap();
-    // Let the server read the head (ordering, not a timing assertion).
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut interim = Vec::new();
+    let mut byte = [0u8; 1];
+    while !interim.ends_with(b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(30), slow.read(&mut byte))
+            .await
+            .expect("100 Continue in time")
+            .unwrap();
+        assert_eq!(n, 1, "closed before 100 Continue");
+        interim.push(byte[0]);
+    }
+    assert!(
+        interim.starts_with(b"HTTP/1.1 100"),
+        "{}",
+        String::from_utf8_lossy(&interim)
+    );
+    slow.write_all(first.as_bytes()).await.unwrap();
+    slow.flush().await.unwrap();
 
     let pid = child.0.id().to_string();
     assert!(std::process::Command::new("kill")
