@@ -273,6 +273,16 @@ fn add_idempotency_key(doc: &mut utoipa::openapi::OpenApi) {
             ))
             .build();
         op.parameters.get_or_insert_with(Vec::new).push(param);
+        // A malformed key, or a key reused for a different request, is 422
+        // on every operation that honours it.
+        op.responses
+            .responses
+            .entry("422".to_string())
+            .or_insert_with(|| {
+                utoipa::openapi::RefOr::Ref(utoipa::openapi::Ref::from_response_name(
+                    "Unprocessable",
+                ))
+            });
     }
 }
 
