@@ -148,6 +148,37 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     }
 }
 
+/// Reads a page's upload form: its `csrf` field and its `file` (name, bytes;
+/// `None` when no file or an empty one was chosen). A file over the route's
+/// limit is 413, a malformed body 400.
+pub async fn csrf_and_file(
+    form: &mut axum::extract::Multipart,
+    default_name: &str,
+) -> Result<(String, Option<(String, Vec<u8>)>), crate::error::AppError> {
+    use crate::error::AppError;
+    let malformed = || AppError::bad_request("invalid_multipart", "上传内容格式不正确");
+    let mut csrf = String::new();
+    let mut file = None;
+    while let Some(field) = form.next_field().await.map_err(|_| malformed())? {
+        match field.name() {
+            Some("csrf") => csrf = field.text().await.unwrap_or_default(),
+            Some("file") => {
+                let name = field.file_name().unwrap_or(default_name).to_string();
+                match field.bytes().await {
+                    Ok(b) if !b.is_empty() => file = Some((name, b.to_vec())),
+                    Ok(_) => {}
+                    Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                        return Err(AppError::PayloadTooLarge)
+                    }
+                    Err(_) => return Err(malformed()),
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok((csrf, file))
+}
+
 /// A multipart body whose malformed forms get the contract's JSON error
 /// (axum's own rejection is plain text).
 pub struct Upload(pub axum::extract::Multipart);

@@ -381,35 +381,10 @@ async fn upload_submit(
     Path(id): Path<String>,
     kernel::web::Upload(mut form): kernel::web::Upload,
 ) -> Response {
-    let mut csrf = String::new();
-    let mut file: Option<(String, Vec<u8>)> = None;
-    loop {
-        match form.next_field().await {
-            Ok(Some(field)) => match field.name() {
-                Some("csrf") => csrf = field.text().await.unwrap_or_default(),
-                Some("file") => {
-                    let name = field.file_name().unwrap_or("").to_string();
-                    match field.bytes().await {
-                        Ok(b) if !b.is_empty() => file = Some((name, b.to_vec())),
-                        Ok(_) => {}
-                        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                            return AppError::PayloadTooLarge.into_response()
-                        }
-                        Err(_) => {
-                            return AppError::bad_request("invalid_multipart", "上传内容格式不正确")
-                                .into_response()
-                        }
-                    }
-                }
-                _ => {}
-            },
-            Ok(None) => break,
-            Err(_) => {
-                return AppError::bad_request("invalid_multipart", "上传内容格式不正确")
-                    .into_response()
-            }
-        }
-    }
+    let (csrf, file) = match kernel::web::csrf_and_file(&mut form, "").await {
+        Ok(read) => read,
+        Err(e) => return e.into_response(),
+    };
     if let Err(e) = check_csrf(&p, &csrf) {
         return e.into_response();
     }

@@ -66,6 +66,17 @@ async fn check_everywhere(app: &TestApp) {
     );
 }
 
+/// The rollups of the whole city over all time.
+async fn whole_city(app: &TestApp) -> cases::rates::Counts {
+    let all = Period {
+        from_ms: 0,
+        to_ms: i64::MAX / 4,
+    };
+    compute(&app.ctx.db, &[OrgPath::parse("/141100/").unwrap()], &all)
+        .await
+        .unwrap()
+}
+
 type Filings = std::collections::BTreeMap<(String, String), i64>;
 
 /// Filings by (category, channel) from the `demand_filings` rollup.
@@ -285,17 +296,7 @@ async fn rollups_match_the_demands_through_a_busy_history() {
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     check_everywhere(&app).await;
-    let escalated_before = compute(
-        &app.ctx.db,
-        &[OrgPath::parse("/141100/").unwrap()],
-        &Period {
-            from_ms: 0,
-            to_ms: i64::MAX / 4,
-        },
-    )
-    .await
-    .unwrap()
-    .escalated;
+    let escalated_before = whole_city(&app).await.escalated;
     app.clock.advance_ms(3 * 86_400_000);
     sqlx::query("UPDATE demands SET overdue = 0")
         .execute(app.ctx.db.writer())
@@ -304,16 +305,7 @@ async fn rollups_match_the_demands_through_a_busy_history() {
     let again = cases::flow::sweep(&app.ctx).await.unwrap();
     assert!(again.escalated >= 1, "escalated again: {}", again.escalated);
     check_everywhere(&app).await;
-    let all = compute(
-        &app.ctx.db,
-        &[OrgPath::parse("/141100/").unwrap()],
-        &Period {
-            from_ms: 0,
-            to_ms: i64::MAX / 4,
-        },
-    )
-    .await
-    .unwrap();
+    let all = whole_city(&app).await;
     let r = sqlx::query(
         "SELECT COUNT(*), COUNT(DISTINCT demand_id) FROM demand_events WHERE action = 'escalate'",
     )
@@ -332,27 +324,9 @@ async fn rollups_match_the_demands_through_a_busy_history() {
     assert!(all.escalated >= 1 && all.fed_back_late >= 1, "{all:?}");
 
     // A rebuild from scratch lands on the same numbers.
-    let before = compute(
-        &app.ctx.db,
-        &[OrgPath::parse("/141100/").unwrap()],
-        &Period {
-            from_ms: 0,
-            to_ms: i64::MAX / 4,
-        },
-    )
-    .await
-    .unwrap();
+    let before = whole_city(&app).await;
     cases::rollup::rebuild(&app.ctx.db).await.unwrap();
-    let after = compute(
-        &app.ctx.db,
-        &[OrgPath::parse("/141100/").unwrap()],
-        &Period {
-            from_ms: 0,
-            to_ms: i64::MAX / 4,
-        },
-    )
-    .await
-    .unwrap();
+    let after = whole_city(&app).await;
     assert_eq!(before, after);
     assert!(
         after.rated >= 3 && after.handled >= 5 && after.rework >= 1,

@@ -189,34 +189,7 @@ async fn demand_flow(rig: &Rig, b: &mut wd::Session, butler: &mut wd::Session) -
 
     // 5. The community verifies; the resident rates.
     step("community-zq closes it; the resident rates it");
-    login(b, app, COMMUNITY, "/work").await?;
-    let link = b.link_in_main(title).await?;
-    b.click_link(&link).await?;
-    // An irreversible step: sent without the confirming tick it is refused
-    // by the server, with the reason next to the tick; ticked, it proceeds.
-    step("with JavaScript off: a step that cannot be undone needs the tick");
-    unticked_then_ticked(
-        b,
-        shots,
-        "verify_fail",
-        "核查不通过,返工",
-        "灯泡型号不对,仍有两层不亮。",
-    )
-    .await?;
-    expect_status(b, "返工").await?;
-    logout(b).await?;
-    login(b, app, BUTLER, "/work").await?;
-    let link = b.link_in_main(title).await?;
-    b.click_link(&link).await?;
-    act(b, "start", "接单处置", None).await?;
-    act(b, "resolve", "办结反馈", Some("已按型号重新更换。")).await?;
-    logout(b).await?;
-    login(b, app, COMMUNITY, "/work").await?;
-    let link = b.link_in_main(title).await?;
-    b.click_link(&link).await?;
-    act(b, "verify_pass", "核查通过,结案", None).await?;
-    expect_status(b, "已结案").await?;
-    logout(b).await?;
+    rework_then_close(b, app, shots, title).await?;
     login(b, app, RESIDENT, "/me").await?;
     rate(b, title, shots, "demand").await?;
     logout(b).await?;
@@ -370,12 +343,27 @@ async fn no_js_flow(app: &TestApp, b: &mut wd::Session, shots: &Path) -> Res<()>
     act(b, "start", "接单处置", None).await?;
     act(b, "resolve", "办结反馈", Some("已更换楼道灯泡三只。")).await?;
     logout(b).await?;
+    rework_then_close(b, app, shots, title).await?;
+
+    step("with JavaScript off: the resident rates it");
+    login(b, app, RESIDENT, "/me").await?;
+    rate(b, title, shots, "nojs").await
+}
+
+/// The community sends the demand back for rework — an irreversible step:
+/// sent without the confirming tick it is refused by the server, with the
+/// reason next to the tick; ticked, it proceeds — the butler redoes it and
+/// the community closes it.
+async fn rework_then_close(
+    b: &mut wd::Session,
+    app: &TestApp,
+    shots: &Path,
+    title: &str,
+) -> Res<()> {
     login(b, app, COMMUNITY, "/work").await?;
     let link = b.link_in_main(title).await?;
     b.click_link(&link).await?;
-    // An irreversible step: sent without the confirming tick it is refused
-    // by the server, with the reason next to the tick; ticked, it proceeds.
-    step("with JavaScript off: a step that cannot be undone needs the tick");
+    step("a step that cannot be undone needs the tick");
     unticked_then_ticked(
         b,
         shots,
@@ -398,10 +386,7 @@ async fn no_js_flow(app: &TestApp, b: &mut wd::Session, shots: &Path) -> Res<()>
     act(b, "verify_pass", "核查通过,结案", None).await?;
     expect_status(b, "已结案").await?;
     logout(b).await?;
-
-    step("with JavaScript off: the resident rates it");
-    login(b, app, RESIDENT, "/me").await?;
-    rate(b, title, shots, "nojs").await
+    Ok(())
 }
 
 /// Sends the demand page's `action` (a step that cannot be undone) first
