@@ -44,11 +44,11 @@ async fn resolve(parts: &Parts, ctx: &Ctx) -> Result<Option<Principal>, AppError
     if token.is_empty() || token.len() > 128 {
         return Err(AppError::Unauthenticated);
     }
-    let Some(s) = store::load_session(&ctx.db, token).await? else {
+    let Some((s, grants, households)) = store::load_session_with_access(&ctx.db, token).await?
+    else {
         return Err(AppError::Unauthenticated);
     };
     let now = ctx.now_ms();
-    let grants = store::grants_of(&ctx.db, &s.user_id).await?;
     let roles: Vec<kernel::Role> = grants.iter().map(|g| g.role).collect();
     if !s.user_active || !model::session_alive(&s.times, idle_ms(ctx, &roles), now) {
         return Err(AppError::Unauthenticated);
@@ -78,7 +78,6 @@ async fn resolve(parts: &Parts, ctx: &Ctx) -> Result<Option<Principal>, AppError
     if now - s.times.last_seen_at > 60_000 && !is_passive(parts) {
         store::touch_session(&ctx.db, &s.id, now).await?;
     }
-    let households = store::households_of(&ctx.db, &s.user_id).await?;
     Ok(Some(Principal {
         user_id: s.user_id,
         display_name: s.display_name,

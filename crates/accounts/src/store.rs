@@ -246,6 +246,78 @@ pub async fn load_session(db: &Db, token: &str) -> AppResult<Option<SessionRow>>
     }))
 }
 
+/// A live session with what its user may reach: the session and user row,
+/// the live grants (ordered by path) and the households lived in. One
+/// query, as every authenticated request asks it.
+pub async fn load_session_with_access(
+    db: &Db,
+    token: &str,
+) -> AppResult<Option<(SessionRow, Vec<Grant>, Vec<HouseholdRef>)>> {
+    let rows = sqlx::query(
+        "SELECT 's' AS k, s.id AS t1, s.user_id AS t2, s.kind AS t3, s.csrf_token AS t4, u.display_name AS t5,
+                CAST(s.created_at AS BIGINT) AS n1, CAST(s.last_seen_at AS BIGINT) AS n2, CAST(s.expires_at AS BIGINT) AS n3,
+                CAST(u.active AS BIGINT) AS n4, CAST(u.password_changed_at AS BIGINT) AS n5,
+                CAST(CASE WHEN u.totp_secret_enc IS NULL THEN 0 ELSE 1 END AS BIGINT) AS n6
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id = $1 AND s.revoked_at IS NULL
+         UNION ALL
+         SELECT 'g', g.role, g.org_id, g.org_path, CAST(NULL AS TEXT), CAST(NULL AS TEXT),
+                CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT)
+         FROM role_grants g
+         WHERE g.user_id = (SELECT user_id FROM sessions WHERE id = $1 AND revoked_at IS NULL) AND g.revoked_at IS NULL
+         UNION ALL
+         SELECT DISTINCT 'h', r.household_id, r.org_path, CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT),
+                CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT)
+         FROM residents r
+         WHERE r.user_id = (SELECT user_id FROM sessions WHERE id = $1 AND revoked_at IS NULL)",
+    )
+    .bind(session_id(token))
+    .fetch_all(db.reader())
+    .await?;
+    let mut session = None;
+    let mut grants = Vec::new();
+    let mut households = Vec::new();
+    for r in &rows {
+        let text = |c: &str| r.get::<Option<String>, _>(c).unwrap_or_default();
+        match r.get::<String, _>("k").as_str() {
+            "s" => {
+                session = Some(SessionRow {
+                    id: text("t1"),
+                    user_id: text("t2"),
+                    kind: text("t3"),
+                    csrf_token: text("t4"),
+                    times: model::SessionTimes {
+                        created_at: r.get("n1"),
+                        last_seen_at: r.get("n2"),
+                        expires_at: r.get("n3"),
+                    },
+                    display_name: text("t5"),
+                    user_active: r.get::<i64, _>("n4") != 0,
+                    password_changed_at: r.get("n5"),
+                    totp_enrolled: r.get::<i64, _>("n6") != 0,
+                })
+            }
+            "g" => {
+                if let Some(role) = Role::parse(&text("t1")) {
+                    grants.push(Grant {
+                        role,
+                        org_id: text("t2"),
+                        org_path: OrgPath::from_db(text("t3")),
+                    });
+                }
+            }
+            _ => households.push(HouseholdRef {
+                id: text("t1"),
+                org_path: OrgPath::from_db(text("t2")),
+            }),
+        }
+    }
+    // The orders grants_of and households_of give.
+    grants.sort_by(|a, b| a.org_path.as_str().cmp(b.org_path.as_str()));
+    households.sort_by(|a, b| a.org_path.as_str().cmp(b.org_path.as_str()));
+    Ok(session.map(|s| (s, grants, households)))
+}
+
 pub async fn touch_session(db: &Db, id: &str, now: i64) -> AppResult<()> {
     let mut tx = db.begin().await?;
     sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2")

@@ -280,11 +280,17 @@ pub async fn file_demand(ctx: &Ctx, p: &Principal, b: &NewDemandBody) -> AppResu
     let code = b.category.trim();
     let well_formed =
         code.len() <= 32 && code.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
-    if !code.is_empty() && (!well_formed || store::category(&ctx.db, code).await?.is_none()) {
+    let terms = if code.is_empty() || !well_formed {
+        None
+    } else {
+        catalogue::filing_terms(&ctx.db, code).await?
+    };
+    if !code.is_empty() && terms.is_none() {
         errors.add("category", "类别不存在");
     }
 
     // Whose household, and through which channel.
+    let mut household_chain = None;
     let (household, channel, reporter) = match b.household_id.as_deref().filter(|s| !s.is_empty()) {
         Some(hid) => {
             let node = match kernel::id::parse_id(hid) {
@@ -313,11 +319,14 @@ pub async fn file_demand(ctx: &Ctx, p: &Principal, b: &NewDemandBody) -> AppResu
             }
         }
         None => match p.households.first() {
-            Some(h) => (
-                org::store::get_node(&ctx.db, &h.id).await?,
-                Channel::Web,
-                Some(p.user_id.clone()),
-            ),
+            Some(h) => {
+                // The household's chain from the city down (it ends with the
+                // household itself), read once for the building below too.
+                let chain = org::store::ancestors(&ctx.db, &h.org_path).await?;
+                let home = chain.last().filter(|n| n.id == h.id).cloned();
+                household_chain = Some(chain);
+                (home, Channel::Web, Some(p.user_id.clone()))
+            }
             None => {
                 errors.add("household_id", "代居民反映诉求时请选择住户");
                 (None, Channel::Phone, None)
@@ -328,7 +337,10 @@ pub async fn file_demand(ctx: &Ctx, p: &Principal, b: &NewDemandBody) -> AppResu
     // The building defaults to the household's; a named one must be in the same compound.
     let mut building_id = None;
     if let Some(h) = &household {
-        let chain = org::store::ancestors(&ctx.db, &h.org_path).await?;
+        let chain = match household_chain.take() {
+            Some(c) => c,
+            None => org::store::ancestors(&ctx.db, &h.org_path).await?,
+        };
         let own_building = chain.iter().rev().find(|n| n.kind == OrgKind::Building);
         let compound = chain
             .iter()
@@ -354,15 +366,15 @@ pub async fn file_demand(ctx: &Ctx, p: &Principal, b: &NewDemandBody) -> AppResu
     let (new, household) = (new.expect("checked"), household.expect("checked"));
 
     let now = ctx.now_ms();
-    let (_, urgency) = store::category_defaults(&ctx.db, &new.category).await?;
-    let urgency = Urgency::parse(&urgency).unwrap_or(Urgency::Normal);
-    let limits = catalogue::limits(&ctx.db, &new.category, urgency).await?;
+    let (urgency, limits) = terms.expect("checked with the category");
     let dispatch_deadline = ctx
         .calendar()
         .deadline(now, limits.dispatch_minutes, limits.basis());
-    let mut tx = ctx.db.begin().await?;
-    let row = store::insert_demand(
-        &mut tx,
+    // The demand, its first event, the filings rollup, the notice and the
+    // audit row, written with the other filings of the moment (intake.rs).
+    let mut w = kernel::db::Writes::new();
+    let row = store::push_demand(
+        &mut w,
         &new,
         &Filing {
             urgency: urgency.as_str(),
@@ -375,25 +387,24 @@ pub async fn file_demand(ctx: &Ctx, p: &Principal, b: &NewDemandBody) -> AppResu
             created_by: &p.user_id,
         },
         now,
-    )
-    .await?;
-    audit::record(
-        &mut tx,
-        ctx.db.backend(),
-        AuditEntry {
-            at_ms: now,
-            actor_id: Some(&p.user_id),
-            action: "demand_created",
-            object_type: "demand",
-            object_id: Some(&row.id),
-            org_path: Some(row.org_path.as_str()),
-            detail: json!({"category": row.category, "channel": row.channel}),
-            ..Default::default()
+    );
+    crate::notices::push_filed(&mut w, &row, &p.user_id, now);
+    crate::intake::write(
+        ctx,
+        crate::intake::Filing {
+            writes: w,
+            audit: crate::intake::Record {
+                at_ms: now,
+                actor_id: p.user_id.clone(),
+                action: "demand_created",
+                object_type: "demand",
+                object_id: row.id.clone(),
+                org_path: row.org_path.as_str().to_string(),
+                detail: json!({"category": row.category, "channel": row.channel}),
+            },
         },
     )
     .await?;
-    crate::notices::on_filed(&mut tx, ctx.db.backend(), &row, &p.user_id, now).await?;
-    tx.commit().await?;
     Ok(row)
 }
 

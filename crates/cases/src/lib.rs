@@ -7,6 +7,7 @@ pub mod attachments;
 pub mod catalogue;
 pub mod flow;
 pub mod insight_api;
+pub mod intake;
 pub mod mediation;
 pub mod model;
 pub mod notices;

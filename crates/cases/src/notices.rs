@@ -50,10 +50,18 @@ pub async fn on_filed(
     actor: &str,
     now: i64,
 ) -> AppResult<()> {
-    let e = base(kind::DEMAND_FILED, d, now)
+    notify::publish(tx, backend, filed(d, actor, now)).await
+}
+
+/// [`on_filed`] as a write added to `w`.
+pub fn push_filed(w: &mut kernel::db::Writes, d: &DemandRow, actor: &str, now: i64) {
+    notify::publish_with(w, filed(d, actor, now))
+}
+
+fn filed(d: &DemandRow, actor: &str, now: i64) -> Event {
+    base(kind::DEMAND_FILED, d, now)
         .actor(Some(actor))
-        .body(short(&d.description, 80));
-    notify::publish(tx, backend, e).await
+        .body(short(&d.description, 80))
 }
 
 /// After a workflow step (`d` as it now is).

@@ -22,6 +22,7 @@
 use crate::model::DemandStatus;
 use crate::rates::Counts;
 use crate::store::DemandRow;
+use kernel::db::{Val, Writes};
 use kernel::{AppResult, Backend, Db, OrgPath, Tx};
 use sqlx::Row;
 use std::collections::BTreeMap;
@@ -200,15 +201,22 @@ pub async fn count_event(
 
 /// Counts a new demand's filing for its household and every node above.
 pub async fn count_filing(tx: &mut Tx, d: &DemandRow) -> AppResult<()> {
-    add_filings(
-        tx,
+    let mut w = Writes::new();
+    push_filing(&mut w, d);
+    w.run(tx).await?;
+    Ok(())
+}
+
+/// [`count_filing`] as a write added to `w`.
+pub fn push_filing(w: &mut Writes, d: &DemandRow) {
+    push_filings(
+        w,
         &d.org_path,
         day_of(d.created_at),
         &d.category,
         &d.channel,
         1,
     )
-    .await
 }
 
 /// Adds `n` filings of (day, category, channel) to every level of `org_path`
@@ -221,6 +229,20 @@ pub async fn add_filings(
     channel: &str,
     n: i64,
 ) -> AppResult<()> {
+    let mut w = Writes::new();
+    push_filings(&mut w, org_path, day, category, channel, n);
+    w.run(tx).await?;
+    Ok(())
+}
+
+fn push_filings(
+    w: &mut Writes,
+    org_path: &OrgPath,
+    day: i64,
+    category: &str,
+    channel: &str,
+    n: i64,
+) {
     let nodes = levels(org_path);
     let values: Vec<String> = (0..nodes.len())
         .map(|i| format!("(${}, $1, $2, $3, $4)", i + 5))
@@ -230,16 +252,9 @@ pub async fn add_filings(
          ON CONFLICT (node_path, day, category, channel) DO UPDATE SET n = demand_filings.n + excluded.n",
         values.join(", ")
     );
-    let mut q = sqlx::query(&sql)
-        .bind(day)
-        .bind(category)
-        .bind(channel)
-        .bind(n);
-    for node in &nodes {
-        q = q.bind(node.as_str().to_string());
-    }
-    q.execute(&mut **tx).await?;
-    Ok(())
+    let mut vals: Vec<Val> = vec![day.into(), category.into(), channel.into(), n.into()];
+    vals.extend(nodes.iter().map(|node| Val::from(node.as_str())));
+    w.push(sql, vals);
 }
 
 /// Sums the rollups of `roots` (disjoint subtrees, as `Principal::roots_for`

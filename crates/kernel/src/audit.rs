@@ -4,7 +4,7 @@
 //! record: if the audit row cannot be written, the change does not happen.
 //! Details must never hold a password, token, or unmasked phone/ID number.
 
-use crate::db::{Backend, Db, Tx};
+use crate::db::{Backend, Db, Tx, Writes};
 use crate::error::AppResult;
 use crate::id::new_id;
 use serde::Serialize;
@@ -77,8 +77,29 @@ fn row_hash(
 
 /// Appends one row to the chain inside `tx`.
 pub async fn record(tx: &mut Tx, backend: Backend, e: AuditEntry<'_>) -> AppResult<()> {
+    record_with(tx, backend, e, Writes::new()).await
+}
+
+/// Records the entry and runs `writes` (the change it records) with it:
+/// the chain's head is read first, then the writes and the new row travel
+/// together (one round trip on SQLite, see [`Writes`]).
+pub async fn record_with(
+    tx: &mut Tx,
+    backend: Backend,
+    e: AuditEntry<'_>,
+    mut writes: Writes,
+) -> AppResult<()> {
     // An Idempotency-Key of the request commits with its first audited change.
     crate::idempotency::bind(tx, backend, e.object_type, e.object_id).await?;
+    let mut head = head(tx, backend).await?;
+    push_chained(&mut writes, &mut head, &e);
+    writes.run(tx).await?;
+    Ok(())
+}
+
+/// The chain's last row (its seq and hash; the genesis before the first),
+/// for [`push_chained`]. On PostgreSQL it also locks the chain to `tx`.
+pub async fn head(tx: &mut Tx, backend: Backend) -> AppResult<(i64, String)> {
     if backend == Backend::Postgres {
         // Serialises appenders so two transactions never extend the same head.
         sqlx::query("SELECT pg_advisory_xact_lock(7240001)")
@@ -88,14 +109,20 @@ pub async fn record(tx: &mut Tx, backend: Backend, e: AuditEntry<'_>) -> AppResu
     let head = sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
         .fetch_optional(&mut **tx)
         .await?;
-    let (seq, prev) = match head {
-        Some(r) => (r.get::<i64, _>(0) + 1, r.get::<String, _>(1)),
-        None => (1, GENESIS.to_string()),
-    };
+    Ok(match head {
+        Some(r) => (r.get::<i64, _>(0), r.get::<String, _>(1)),
+        None => (0, GENESIS.to_string()),
+    })
+}
+
+/// Adds the row of `e` after `head` to `writes` and moves `head` on to it:
+/// several entries can be chained in one transaction this way.
+pub fn push_chained(writes: &mut Writes, head: &mut (i64, String), e: &AuditEntry<'_>) {
+    let seq = head.0 + 1;
     let id = new_id();
     let detail = e.detail.to_string();
     let hash = row_hash(
-        &prev,
+        &head.1,
         seq,
         &id,
         e.at_ms,
@@ -107,25 +134,25 @@ pub async fn record(tx: &mut Tx, backend: Backend, e: AuditEntry<'_>) -> AppResu
         &detail,
         e.ip,
     );
-    sqlx::query(
+    let prev = std::mem::replace(head, (seq, hash.clone())).1;
+    writes.push(
         "INSERT INTO audit_events (seq, id, at_ms, actor_id, action, object_type, object_id, org_path, detail, ip, prev_hash, hash)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
-    .bind(seq)
-    .bind(&id)
-    .bind(e.at_ms)
-    .bind(e.actor_id)
-    .bind(e.action)
-    .bind(e.object_type)
-    .bind(e.object_id)
-    .bind(e.org_path)
-    .bind(&detail)
-    .bind(e.ip)
-    .bind(&prev)
-    .bind(&hash)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+        vec![
+            seq.into(),
+            id.into(),
+            e.at_ms.into(),
+            e.actor_id.into(),
+            e.action.into(),
+            e.object_type.into(),
+            e.object_id.into(),
+            e.org_path.into(),
+            detail.into(),
+            e.ip.into(),
+            prev.into(),
+            hash.into(),
+        ],
+    );
 }
 
 /// Records one entry in its own transaction (for events with no other change,

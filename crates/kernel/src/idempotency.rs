@@ -358,6 +358,14 @@ fn replay(s: Stored) -> Response {
     }
 }
 
+/// Does the running request carry an Idempotency-Key not yet bound to a
+/// change? (Its binding needs the request's own task: see [`bind`].)
+pub fn has_unbound_key() -> bool {
+    CLAIM
+        .try_with(|c| !c.bound.load(Ordering::SeqCst))
+        .unwrap_or(false)
+}
+
 /// Binds the request's key (if any, and not yet bound) inside `tx`: called
 /// by the audit writer, so the key commits or rolls back with the change.
 /// A key already bound by a concurrent twin refuses this write (409).

@@ -44,6 +44,14 @@ pub async fn publish(tx: &mut Tx, backend: Backend, event: Event) -> AppResult<(
     Ok(())
 }
 
+/// [`publish`] as a write added to `w`, to run with the change it tells of.
+pub fn publish_with(w: &mut kernel::db::Writes, event: Event) {
+    let at = event
+        .at_ms
+        .unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+    store::push_event(w, &event, at);
+}
+
 /// What the live stream hears about (ids only; the database has the rest).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Live {

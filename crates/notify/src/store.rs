@@ -4,7 +4,7 @@
 //! a transaction-scoped advisory lock does it.
 
 use crate::model::{Event, Hint, WebhookScope};
-use kernel::db::opt_str;
+use kernel::db::{opt_str, Val, Writes};
 use kernel::id::new_id;
 use kernel::{AppResult, Backend, Db, OrgPath, Role, Tx};
 use serde::Serialize;
@@ -28,31 +28,50 @@ fn placeholders(first: usize, n: usize) -> String {
 /// Writes `e` to the outbox inside the caller's transaction. An event whose
 /// `dedupe_key` is already there is skipped (returns None); else its id.
 pub async fn insert_event(tx: &mut Tx, e: &Event, at_ms: i64) -> AppResult<Option<String>> {
+    let (id, sql, vals) = outbox_insert(e, at_ms);
+    let mut q = sqlx::query(sql);
+    for v in &vals {
+        q = match v {
+            Val::Int(i) => q.bind(*i),
+            Val::Text(t) => q.bind(t.as_deref()),
+        };
+    }
+    let n = q.execute(&mut **tx).await?.rows_affected();
+    Ok((n == 1).then_some(id))
+}
+
+/// [`insert_event`] as a write added to `w` (its outcome unknown to the caller).
+pub fn push_event(w: &mut Writes, e: &Event, at_ms: i64) {
+    let (_, sql, vals) = outbox_insert(e, at_ms);
+    w.push(sql, vals);
+}
+
+fn outbox_insert(e: &Event, at_ms: i64) -> (String, &'static str, Vec<Val>) {
     let id = new_id();
     let audience = serde_json::to_string(&e.audience).unwrap_or_else(|_| "[]".into());
-    let n = sqlx::query(
+    let vals = vec![
+        (&id).into(),
+        (&e.kind).into(),
+        e.org_path.as_str().into(),
+        (&e.object_type).into(),
+        (&e.object_id).into(),
+        (&e.actor).into(),
+        audience.into(),
+        e.webhooks.as_str().into(),
+        (&e.title).into(),
+        (&e.body).into(),
+        (&e.link).into(),
+        e.payload.to_string().into(),
+        (&e.dedupe_key).into(),
+        at_ms.into(),
+    ];
+    (
+        id,
         "INSERT INTO notify_outbox (id, kind, org_path, object_type, object_id, actor_id, audience, webhooks, title, body, link, payload, dedupe_key, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
          ON CONFLICT (dedupe_key) DO NOTHING",
+        vals,
     )
-    .bind(&id)
-    .bind(&e.kind)
-    .bind(e.org_path.as_str())
-    .bind(&e.object_type)
-    .bind(&e.object_id)
-    .bind(&e.actor)
-    .bind(audience)
-    .bind(e.webhooks.as_str())
-    .bind(&e.title)
-    .bind(&e.body)
-    .bind(&e.link)
-    .bind(e.payload.to_string())
-    .bind(&e.dedupe_key)
-    .bind(at_ms)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    Ok((n == 1).then_some(id))
 }
 
 #[derive(Debug, Clone)]
@@ -114,30 +133,43 @@ pub async fn get_event(db: &Db, id: &str) -> AppResult<Option<OutboxRow>> {
     Ok(r.as_ref().map(outbox_from))
 }
 
-/// Marks the event as being fanned out by this transaction; false when
-/// another worker got there first.
-pub async fn claim_event(tx: &mut Tx, backend: Backend, id: &str, now: i64) -> AppResult<bool> {
+/// Marks the events as being fanned out by this transaction; the ids of
+/// those it claimed (another worker may have got to some first).
+pub async fn claim_events(
+    tx: &mut Tx,
+    backend: Backend,
+    ids: &[&str],
+    now: i64,
+) -> AppResult<BTreeSet<String>> {
     if backend == Backend::Postgres {
         // Fan-outs append to per-user sequences: one at a time.
         sqlx::query("SELECT pg_advisory_xact_lock(7240011)")
             .execute(&mut **tx)
             .await?;
     }
-    let n = sqlx::query(
-        "UPDATE notify_outbox SET fanned_out_at = $1 WHERE id = $2 AND fanned_out_at IS NULL",
-    )
-    .bind(now)
-    .bind(id)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    Ok(n == 1)
+    let mut claimed = BTreeSet::new();
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "UPDATE notify_outbox SET fanned_out_at = $1 WHERE fanned_out_at IS NULL AND id IN ({}) RETURNING id",
+            placeholders(2, chunk.len())
+        );
+        let mut q = sqlx::query(&sql).bind(now);
+        for id in chunk {
+            q = q.bind(id.to_string());
+        }
+        for r in q.fetch_all(&mut **tx).await? {
+            claimed.insert(r.get::<String, _>(0));
+        }
+    }
+    Ok(claimed)
 }
 
 /// Everyone who hears `e`: the people it names, the holders of subscribed
 /// roles over its place, and followers of its object — active accounts
 /// only, never its actor.
-pub async fn recipients(tx: &mut Tx, e: &OutboxRow) -> AppResult<Vec<String>> {
+/// Read outside the fan-out's transaction: it needs no lock, and the
+/// writer is held only for the writes.
+pub async fn recipients(db: &Db, e: &OutboxRow) -> AppResult<Vec<String>> {
     let mut out: BTreeSet<String> = BTreeSet::new();
     for h in &e.audience {
         match h {
@@ -149,7 +181,7 @@ pub async fn recipients(tx: &mut Tx, e: &OutboxRow) -> AppResult<Vec<String>> {
                     "SELECT DISTINCT user_id FROM residents WHERE household_id = $1 AND user_id IS NOT NULL",
                 )
                 .bind(id)
-                .fetch_all(&mut **tx)
+                .fetch_all(db.reader())
                 .await?
                 {
                     out.insert(r.get(0));
@@ -167,7 +199,7 @@ pub async fn recipients(tx: &mut Tx, e: &OutboxRow) -> AppResult<Vec<String>> {
                 for r in roles {
                     q = q.bind(r.as_str());
                 }
-                for r in q.fetch_all(&mut **tx).await? {
+                for r in q.fetch_all(db.reader()).await? {
                     out.insert(r.get(0));
                 }
             }
@@ -191,7 +223,7 @@ pub async fn recipients(tx: &mut Tx, e: &OutboxRow) -> AppResult<Vec<String>> {
     for p in paths.iter().chain(paths.iter()) {
         q = q.bind(p.clone());
     }
-    for r in q.fetch_all(&mut **tx).await? {
+    for r in q.fetch_all(db.reader()).await? {
         out.insert(r.get(0));
     }
     // Personal follows of the object.
@@ -203,7 +235,7 @@ pub async fn recipients(tx: &mut Tx, e: &OutboxRow) -> AppResult<Vec<String>> {
         .bind(&e.object_type)
         .bind(oid)
         .bind(&e.kind)
-        .fetch_all(&mut **tx)
+        .fetch_all(db.reader())
         .await?
         {
             out.insert(r.get(0));
@@ -227,46 +259,79 @@ pub async fn recipients(tx: &mut Tx, e: &OutboxRow) -> AppResult<Vec<String>> {
         for id in chunk {
             q = q.bind(id.clone());
         }
-        for r in q.fetch_all(&mut **tx).await? {
+        for r in q.fetch_all(db.reader()).await? {
             active.push(r.get::<String, _>(0));
         }
     }
     Ok(active)
 }
 
-/// Appends one item to a user's inbox with the next sequence number.
-pub async fn insert_inbox(tx: &mut Tx, user_id: &str, e: &OutboxRow, now: i64) -> AppResult<i64> {
-    let seq: i64 = sqlx::query(
-        "SELECT CAST(COALESCE(MAX(seq), 0) AS BIGINT) FROM notify_inbox WHERE user_id = $1",
-    )
-    .bind(user_id)
-    .fetch_one(&mut **tx)
-    .await?
-    .get(0);
-    let seq = seq + 1;
-    sqlx::query(
-        "INSERT INTO notify_inbox (id, user_id, seq, event_id, kind, title, body, link, object_type, object_id, org_path, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
-    .bind(new_id())
-    .bind(user_id)
-    .bind(seq)
-    .bind(&e.id)
-    .bind(&e.kind)
-    .bind(&e.title)
-    .bind(&e.body)
-    .bind(&e.link)
-    .bind(&e.object_type)
-    .bind(&e.object_id)
-    .bind(e.org_path.as_str())
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(seq)
+/// The last inbox sequence number of each of `users` (absent: none yet).
+pub async fn last_inbox_seqs(
+    tx: &mut Tx,
+    users: &BTreeSet<&str>,
+) -> AppResult<std::collections::HashMap<String, i64>> {
+    let users: Vec<&str> = users.iter().copied().collect();
+    let mut out = std::collections::HashMap::with_capacity(users.len());
+    for chunk in users.chunks(500) {
+        let sql = format!(
+            "SELECT user_id, CAST(MAX(seq) AS BIGINT) FROM notify_inbox WHERE user_id IN ({}) GROUP BY user_id",
+            placeholders(1, chunk.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for u in chunk {
+            q = q.bind(u.to_string());
+        }
+        for r in q.fetch_all(&mut **tx).await? {
+            out.insert(r.get::<String, _>(0), r.get::<i64, _>(1));
+        }
+    }
+    Ok(out)
+}
+
+/// One inbox item to write: `seq` is the user's next sequence number.
+pub struct NewInboxItem<'a> {
+    pub user_id: &'a str,
+    pub seq: i64,
+    pub event: &'a OutboxRow,
+}
+
+/// Appends inbox items, a few hundred to a statement.
+pub async fn insert_inbox_items(tx: &mut Tx, items: &[NewInboxItem<'_>]) -> AppResult<()> {
+    const COLS: usize = 12;
+    for chunk in items.chunks(200) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| format!("({})", placeholders(1 + i * COLS, COLS)))
+            .collect();
+        let sql = format!(
+            "INSERT INTO notify_inbox (id, user_id, seq, event_id, kind, title, body, link, object_type, object_id, org_path, created_at)
+             VALUES {}",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for it in chunk {
+            let e = it.event;
+            q = q
+                .bind(new_id())
+                .bind(it.user_id.to_string())
+                .bind(it.seq)
+                .bind(e.id.clone())
+                .bind(e.kind.clone())
+                .bind(e.title.clone())
+                .bind(e.body.clone())
+                .bind(e.link.clone())
+                .bind(e.object_type.clone())
+                .bind(e.object_id.clone())
+                .bind(e.org_path.as_str().to_string())
+                .bind(e.created_at);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 /// Active endpoints that hear `e` (by their node and their kind filter).
-pub async fn webhooks_for(tx: &mut Tx, e: &OutboxRow) -> AppResult<Vec<(String, String)>> {
+pub async fn webhooks_for(db: &Db, e: &OutboxRow) -> AppResult<Vec<(String, String)>> {
     let paths: Vec<String> = match e.webhooks {
         WebhookScope::None => return Ok(vec![]),
         WebhookScope::Exact => vec![e.org_path.as_str().to_string()],
@@ -288,7 +353,7 @@ pub async fn webhooks_for(tx: &mut Tx, e: &OutboxRow) -> AppResult<Vec<(String, 
     for p in &paths {
         q = q.bind(p.clone());
     }
-    Ok(q.fetch_all(&mut **tx)
+    Ok(q.fetch_all(db.reader())
         .await?
         .iter()
         .filter(|r| kinds_match(&r.get::<String, _>("kinds"), &e.kind))

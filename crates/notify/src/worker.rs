@@ -12,7 +12,7 @@ use crate::model::{self, Format, Message, Platform};
 use crate::store::{self, DeliveryRow, Outcome};
 use crate::{hub, ssrf, webhook, Live};
 use kernel::{AppResult, Ctx};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Events fanned out / deliveries handled per pass.
 pub const BATCH: i64 = 200;
@@ -49,31 +49,64 @@ pub async fn run_once(ctx: &Ctx) -> AppResult<Report> {
     Ok(r)
 }
 
-/// Fans out the outbox's waiting events.
+/// Fans out the outbox's waiting events: who hears each is read first,
+/// then one transaction claims them all and writes every inbox item and
+/// webhook delivery, a few statements for the whole pass (the writer is
+/// shared with every request that changes something).
 pub async fn fan_out(ctx: &Ctx) -> AppResult<Report> {
     let mut report = Report::default();
-    let hub = hub(ctx);
     let events = store::pending_events(&ctx.db, BATCH).await?;
-    for e in events {
-        let now = ctx.now_ms();
-        let mut tx = ctx.db.begin().await?;
-        if !store::claim_event(&mut tx, ctx.db.backend(), &e.id, now).await? {
-            continue;
+    if events.is_empty() {
+        return Ok(report);
+    }
+    let mut plans = Vec::with_capacity(events.len());
+    for e in &events {
+        plans.push((
+            store::recipients(&ctx.db, e).await?,
+            store::webhooks_for(&ctx.db, e).await?,
+        ));
+    }
+    let now = ctx.now_ms();
+    let mut tx = ctx.db.begin().await?;
+    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    let claimed = store::claim_events(&mut tx, ctx.db.backend(), &ids, now).await?;
+    let fanned: Vec<(&store::OutboxRow, &(Vec<String>, Vec<(String, String)>))> = events
+        .iter()
+        .zip(plans.iter())
+        .filter(|(e, _)| claimed.contains(&e.id))
+        .collect();
+    let users: BTreeSet<&str> = fanned
+        .iter()
+        .flat_map(|(_, (users, _))| users.iter().map(String::as_str))
+        .collect();
+    let mut last = store::last_inbox_seqs(&mut tx, &users).await?;
+    let mut items = Vec::new();
+    let mut live = Vec::new();
+    for (e, (users, hooks)) in &fanned {
+        for user in users {
+            let seq = last.entry(user.clone()).or_insert(0);
+            *seq += 1;
+            items.push(store::NewInboxItem {
+                user_id: user,
+                seq: *seq,
+                event: e,
+            });
+            live.push(Live::Item {
+                user_id: user.clone(),
+                seq: *seq,
+            });
         }
-        let mut live = Vec::new();
-        for user in store::recipients(&mut tx, &e).await? {
-            let seq = store::insert_inbox(&mut tx, &user, &e, e.created_at).await?;
-            live.push(Live::Item { user_id: user, seq });
+        for (webhook_id, org_path) in hooks {
+            store::insert_delivery(&mut tx, &e.id, webhook_id, org_path, now).await?;
         }
-        for (webhook_id, org_path) in store::webhooks_for(&mut tx, &e).await? {
-            store::insert_delivery(&mut tx, &e.id, &webhook_id, &org_path, now).await?;
-        }
-        tx.commit().await?;
-        report.fanned_out += 1;
-        report.inbox_items += live.len();
-        for l in live {
-            hub.send(l);
-        }
+    }
+    store::insert_inbox_items(&mut tx, &items).await?;
+    tx.commit().await?;
+    report.fanned_out = fanned.len();
+    report.inbox_items = live.len();
+    let hub = hub(ctx);
+    for l in live {
+        hub.send(l);
     }
     Ok(report)
 }

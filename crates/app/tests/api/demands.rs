@@ -197,3 +197,89 @@ async fn lists_page_and_filter() {
     assert_eq!(closed.len(), 1, "the demo's garage lighting demand");
     assert_eq!(closed[0]["title"], "地下车库照明不亮");
 }
+
+/// Filings that arrive together are written together (cases::intake): every
+/// one is answered with its own demand, the audit chain stays intact with
+/// one row each, and the filings rollup counts each once.
+#[tokio::test]
+async fn filings_at_the_same_moment_are_each_written_and_chained() {
+    let app = spawn_app().await;
+    let residents = ["13800000001", "13800000002", "13800000003"];
+    let mut tokens = Vec::new();
+    for r in residents {
+        tokens.push(app.token(r).await);
+    }
+    let demands_before = app.count("demands").await;
+    let audit_before = app.count("audit_events").await;
+    let outbox_before = app.count("notify_outbox").await;
+    let filed_before = filings_total(&app).await;
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let (client, url, token) = (
+            app.client.clone(),
+            app.url("/api/v1/demands"),
+            tokens[i % tokens.len()].clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let r = client
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({"category": "elevator", "title": format!("并发报修 {i}"), "description": "同一时刻提交的诉求"}))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            let v: serde_json::Value = r.json().await.unwrap();
+            (status, v)
+        }));
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    let mut answers = Vec::new();
+    for t in tasks {
+        let (status, v) = t.await.unwrap();
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+        assert!(v["title"].as_str().unwrap().starts_with("并发报修"));
+        ids.insert(v["id"].as_str().unwrap().to_string());
+        answers.push(v);
+    }
+    assert_eq!(ids.len(), 60, "every filing has its own demand");
+    assert_eq!(app.count("demands").await, demands_before + 60);
+    assert_eq!(app.count("audit_events").await, audit_before + 60);
+    assert_eq!(app.count("notify_outbox").await, outbox_before + 60);
+    assert_eq!(filings_total(&app).await, filed_before + 60);
+    let verified = kernel::audit::verify(&app.ctx.db).await.unwrap();
+    assert_eq!(verified, Ok(audit_before + 60), "the chain is intact");
+    // Each answer is the demand as stored (the row is not read back after
+    // the insert): the first resident's filings, field by field.
+    for (i, v) in answers.iter().enumerate().filter(|(i, _)| i % 3 == 0) {
+        let (s, mut d) = app
+            .get(
+                &format!("/api/v1/demands/{}", v["id"].as_str().unwrap()),
+                &tokens[0],
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{i}: {d}");
+        let d = d.as_object_mut().unwrap();
+        d.remove("events");
+        d.remove("allowed_actions");
+        let mut v = v.as_object().unwrap().clone();
+        v.remove("events");
+        v.remove("allowed_actions");
+        assert_eq!(
+            serde_json::Value::Object(v),
+            serde_json::Value::Object(d.clone())
+        );
+    }
+}
+
+/// The household-level sum of the filings rollup over all days.
+async fn filings_total(app: &TestApp) -> i64 {
+    use sqlx::Row;
+    sqlx::query(
+        "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM demand_filings WHERE node_path LIKE '%/' AND node_path IN (SELECT org_path FROM org_nodes WHERE kind = 'household')",
+    )
+    .fetch_one(app.ctx.db.reader())
+    .await
+    .unwrap()
+    .get(0)
+}

@@ -1,0 +1,176 @@
+//! Writing filings under load. A filing is a handful of rows (the demand,
+//! its first event, the filings rollup, the notice, the audit row). On
+//! SQLite every write goes through one connection shared by the whole
+//! server, and what bounds it is the round trips to that connection, not
+//! the rows. So filings that arrive while others are being written queue,
+//! and are then written together: one transaction, one read of the audit
+//! chain's head, a few filings to a round trip. Nobody waits on a timer: a
+//! filing that finds the writer idle is written at once. A batch that fails
+//! is written again one filing at a time, so a bad filing fails alone.
+//!
+//! A request with an `Idempotency-Key` is written on its own: the key is
+//! bound inside the request's own task (`kernel::idempotency::bind`).
+
+use kernel::audit::{self, AuditEntry};
+use kernel::db::Writes;
+use kernel::{AppError, AppResult, Ctx};
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+
+/// Filings per transaction at most.
+const MAX_BATCH: usize = 128;
+/// Filings per round trip: their statements go as one text, which the
+/// connection prepares once and keeps (so only a few such texts exist).
+const PER_TRIP: usize = 8;
+
+/// The writes of one filing and the audit entry that records them.
+pub struct Filing {
+    pub writes: Writes,
+    pub audit: Record,
+}
+
+/// An audit entry that owns its text (it outlives the request).
+pub struct Record {
+    pub at_ms: i64,
+    pub actor_id: String,
+    pub action: &'static str,
+    pub object_type: &'static str,
+    pub object_id: String,
+    pub org_path: String,
+    pub detail: serde_json::Value,
+}
+
+impl Record {
+    fn entry(&self) -> AuditEntry<'_> {
+        AuditEntry {
+            at_ms: self.at_ms,
+            actor_id: Some(&self.actor_id),
+            action: self.action,
+            object_type: self.object_type,
+            object_id: Some(&self.object_id),
+            org_path: Some(&self.org_path),
+            detail: self.detail.clone(),
+            ip: None,
+        }
+    }
+}
+
+struct Job {
+    filing: Filing,
+    reply: oneshot::Sender<AppResult<()>>,
+}
+
+/// The filings waiting, and whether a task is writing them.
+#[derive(Default)]
+struct Queue {
+    state: Mutex<(Vec<Job>, bool)>,
+}
+
+/// Writes the filing (with others that arrive meanwhile); returns once it
+/// is committed.
+pub async fn write(ctx: &Ctx, filing: Filing) -> AppResult<()> {
+    if kernel::idempotency::has_unbound_key() {
+        let mut tx = ctx.db.begin().await?;
+        audit::record_with(
+            &mut tx,
+            ctx.db.backend(),
+            filing.audit.entry(),
+            filing.writes,
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(());
+    }
+    let (reply, answer) = oneshot::channel();
+    let queue = ctx.extensions.get_or_init(Queue::default);
+    let start = {
+        let mut st = queue.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.0.push(Job { filing, reply });
+        !std::mem::replace(&mut st.1, true)
+    };
+    if start {
+        // Its own task: a request that is cancelled (the client hung up)
+        // never leaves the others' filings half-written.
+        tokio::spawn(drain(ctx.clone(), queue));
+    }
+    answer
+        .await
+        .map_err(|_| AppError::Internal("the filing writer stopped".into()))?
+}
+
+/// Marks the queue idle if the draining task ends early (a panic), so the
+/// next filing starts another.
+struct Running {
+    queue: Arc<Queue>,
+    ended: bool,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if !self.ended {
+            let mut st = self.queue.state.lock().unwrap_or_else(|e| e.into_inner());
+            st.1 = false;
+        }
+    }
+}
+
+async fn drain(ctx: Ctx, queue: Arc<Queue>) {
+    let mut running = Running {
+        queue,
+        ended: false,
+    };
+    loop {
+        let jobs: Vec<Job> = {
+            let mut st = running
+                .queue
+                .state
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if st.0.is_empty() {
+                st.1 = false;
+                running.ended = true;
+                return;
+            }
+            let n = st.0.len().min(MAX_BATCH);
+            st.0.drain(..n).collect()
+        };
+        write_batch(&ctx, jobs).await;
+    }
+}
+
+async fn write_batch(ctx: &Ctx, jobs: Vec<Job>) {
+    if jobs.len() > 1 {
+        match write_all(ctx, &jobs).await {
+            Ok(()) => {
+                for j in jobs {
+                    let _ = j.reply.send(Ok(()));
+                }
+                return;
+            }
+            Err(e) => tracing::warn!(
+                error = %e,
+                filings = jobs.len(),
+                "a batch of filings failed; writing them one at a time"
+            ),
+        }
+    }
+    for j in jobs {
+        let r = write_all(ctx, std::slice::from_ref(&j)).await;
+        let _ = j.reply.send(r);
+    }
+}
+
+async fn write_all(ctx: &Ctx, jobs: &[Job]) -> AppResult<()> {
+    let mut tx = ctx.db.begin().await?;
+    let mut head = audit::head(&mut tx, ctx.db.backend()).await?;
+    for trip in jobs.chunks(PER_TRIP) {
+        let mut w = Writes::new();
+        for j in trip {
+            w.extend_from(&j.filing.writes);
+            audit::push_chained(&mut w, &mut head, &j.filing.audit.entry());
+        }
+        w.run(&mut tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
