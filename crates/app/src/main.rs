@@ -360,7 +360,7 @@ async fn seed_world(
     let db = app::open_database(&config.database_url)
         .await
         .map_err(|e| e.to_string())?;
-    let r = app::seed::run(&db, &cipher, profile, seed, true)
+    let r = app::seed::run_exclusive(&db, &cipher, profile, seed, true)
         .await
         .map_err(|e| e.to_string())?;
     db.close().await;

@@ -9,12 +9,19 @@
 //! seeded with `--seed` and a fixed anchor date, never from the clock (only
 //! the argon2 salt of the shared seed password is random).
 //!
-//! Fast: one generator thread turns the world into multi-row INSERT
-//! statements with literal values (all values are generated here, and text
-//! is quoted), while the writer executes them in large transactions. The
-//! tree is generated depth first, so the rollups of each node are complete
-//! when the generator leaves it: they are written then, without a second
-//! pass over the demands.
+//! Fast: one generator thread turns the world into batches of typed row
+//! values (all values are generated here), while the writer stores them. On
+//! a SQLite file the writer is a bulk loader on its own connection
+//! (`seed/sqlite.rs`): prepared statements through the C API, no fsync, no
+//! foreign key checks, a large page cache, the journal off when the caller
+//! owns the database (the CLI), and the loaded tables' secondary indexes
+//! dropped before and rebuilt after; the file is back in WAL mode with every
+//! index when the seed returns. A seed that fails midway leaves a file to
+//! delete and seed again. PostgreSQL (and an in-memory SQLite) get the same
+//! rows as multi-row INSERT statements in large transactions. The tree is
+//! generated depth first, so the rollups of each node are complete when the
+//! generator leaves it: they are written then, without a second pass over
+//! the demands.
 
 use cases::catalogue::Limits;
 use cases::model::DemandStatus;
@@ -29,6 +36,8 @@ use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::time::Instant;
+
+mod sqlite;
 
 /// The password of every seeded account.
 pub const SEED_PASSWORD: &str = "lianxin-seed";
@@ -253,6 +262,30 @@ pub async fn run(
     seed: u64,
     progress: bool,
 ) -> AppResult<Report> {
+    run_with(db, false, cipher, profile, seed, progress).await
+}
+
+/// [`run`] for a caller that owns the database (the CLI): a SQLite file is
+/// loaded with its journal switched off, which needs every other connection
+/// closed, so `db` is closed for the load (and unusable after).
+pub async fn run_exclusive(
+    db: &Db,
+    cipher: &FieldCipher,
+    profile: Profile,
+    seed: u64,
+    progress: bool,
+) -> AppResult<Report> {
+    run_with(db, true, cipher, profile, seed, progress).await
+}
+
+async fn run_with(
+    db: &Db,
+    exclusive: bool,
+    cipher: &FieldCipher,
+    profile: Profile,
+    seed: u64,
+    progress: bool,
+) -> AppResult<Report> {
     let started = Instant::now();
     let nodes: i64 = sqlx::Row::get(
         &sqlx::query("SELECT COUNT(*) FROM org_nodes")
@@ -266,6 +299,19 @@ pub async fn run(
             "数据库已有数据,seed 只写入空数据库 / the database is not empty",
         ));
     }
+    // A SQLite file gets the bulk loader; PostgreSQL (and an in-memory
+    // SQLite) the multi-row INSERT statements.
+    let sqlite_file = if db.backend() == kernel::Backend::Sqlite {
+        let rows = sqlx::query("PRAGMA database_list")
+            .fetch_all(db.reader())
+            .await?;
+        rows.iter()
+            .find(|r| sqlx::Row::get::<String, _>(*r, 1) == "main")
+            .map(|r| sqlx::Row::get::<String, _>(r, 2))
+            .filter(|f| !f.is_empty())
+    } else {
+        None
+    };
     let password_hash =
         tokio::task::spawn_blocking(|| accounts::model::hash_password(SEED_PASSWORD))
             .await
@@ -277,45 +323,68 @@ pub async fn run(
         g.world();
         g.finish()
     });
+    let mut meter = Meter {
+        profile,
+        progress,
+        started,
+        last_print: Instant::now(),
+        written: 0,
+    };
 
-    let mut written: u64 = 0;
-    let mut last_print = Instant::now();
-    let sqlite = db.backend() == kernel::Backend::Sqlite;
-    if sqlite {
-        // A 1 GiB page cache on the (single) writer connection while
-        // seeding: index inserts that land all over the B-trees (event ids
-        // span years) then stay in memory instead of thrashing 2 MB.
-        sqlx::raw_sql("PRAGMA cache_size = -1048576")
-            .execute(db.writer())
-            .await?;
-    }
-    let mut tx = db.begin().await?;
-    let mut in_tx: u64 = 0;
-    while let Some(batch) = receiver.recv().await {
-        sqlx::raw_sql(&batch.sql).execute(&mut *tx).await?;
-        written += batch.rows;
-        in_tx += batch.rows;
-        if in_tx >= 400_000 {
+    let mut reopened: Option<Db> = None;
+    let sqlite_file_loaded = sqlite_file.is_some();
+    let written = match sqlite_file {
+        Some(path) => {
+            if exclusive {
+                db.close().await;
+            }
+            let file = path.clone();
+            let loaded = tokio::task::spawn_blocking(move || {
+                let r = load_sqlite(&path, &mut receiver, &mut meter);
+                // Stop the generator if the load failed.
+                drop(receiver);
+                r.map(|()| meter.written)
+            })
+            .await
+            .map_err(AppError::internal)?;
+            let n = match loaded {
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = generator.join();
+                    return Err(e);
+                }
+            };
+            if exclusive {
+                reopened = Some(crate::open_database(&format!("sqlite://{file}")).await?);
+            }
+            n
+        }
+        None => {
+            let mut tx = db.begin().await?;
+            let mut in_tx: u64 = 0;
+            while let Some(batch) = receiver.recv().await {
+                let mut sql = String::with_capacity(8 << 20);
+                for t in &batch.tables {
+                    t.to_sql(1_000, &mut sql);
+                }
+                sqlx::raw_sql(&sql).execute(&mut *tx).await?;
+                in_tx += batch.rows;
+                if in_tx >= 400_000 {
+                    tx.commit().await?;
+                    tx = db.begin().await?;
+                    in_tx = 0;
+                }
+                meter.wrote(&batch);
+            }
             tx.commit().await?;
-            tx = db.begin().await?;
-            in_tx = 0;
+            meter.written
         }
-        if progress && last_print.elapsed().as_secs_f64() >= 2.0 {
-            last_print = Instant::now();
-            let secs = started.elapsed().as_secs_f64();
-            eprintln!(
-                "[seed {}] {} · {} rows · {:.0} rows/s · {:.0}s",
-                profile.as_str(),
-                batch.phase,
-                written,
-                written as f64 / secs,
-                secs
-            );
-        }
-    }
+    };
     let mut report = generator
         .join()
         .map_err(|_| AppError::internal("the seed generator panicked"))?;
+    let db = reopened.as_ref().unwrap_or(db);
+    let mut tx = db.begin().await?;
     kernel::audit::record(
         &mut tx,
         db.backend(),
@@ -337,92 +406,233 @@ pub async fn run(
     )
     .await?;
     tx.commit().await?;
-    if sqlite {
-        sqlx::raw_sql("PRAGMA cache_size = -2000")
+    if sqlite_file_loaded {
+        // The loader analysed its tables before the audit row existed.
+        sqlx::raw_sql("ANALYZE audit_events")
             .execute(db.writer())
             .await?;
+    } else {
+        if progress {
+            eprintln!("[seed {}] analysing the tables…", profile.as_str());
+        }
+        // Fresh statistics, so the planners pick the indexes for the new
+        // sizes.
+        sqlx::raw_sql("ANALYZE").execute(db.writer()).await?;
     }
-    if progress {
-        eprintln!("[seed {}] analysing the tables…", profile.as_str());
+    if let Some(db) = &reopened {
+        db.close().await;
     }
-    // Fresh statistics, so the planners pick the indexes for the new sizes.
-    sqlx::raw_sql("ANALYZE").execute(db.writer()).await?;
     report.rows = written;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
 
-/// SQL text for one round of inserts, with its row count and a phase label.
-struct Batch {
-    sql: String,
+/// Counts written rows and prints progress every two seconds.
+struct Meter {
+    profile: Profile,
+    progress: bool,
+    started: Instant,
+    last_print: Instant,
+    written: u64,
+}
+
+impl Meter {
+    fn wrote(&mut self, batch: &Batch) {
+        self.written += batch.rows;
+        if self.progress && self.last_print.elapsed().as_secs_f64() >= 2.0 {
+            self.last_print = Instant::now();
+            let secs = self.started.elapsed().as_secs_f64();
+            eprintln!(
+                "[seed {}] {} · {} rows · {:.0} rows/s · {:.0}s",
+                self.profile.as_str(),
+                batch.phase,
+                self.written,
+                self.written as f64 / secs,
+                secs
+            );
+        }
+    }
+
+    fn say(&self, what: &str) {
+        if self.progress {
+            eprintln!(
+                "[seed {}] {what} · {:.0}s",
+                self.profile.as_str(),
+                self.started.elapsed().as_secs_f64()
+            );
+        }
+    }
+}
+
+/// The SQLite bulk load, on a blocking thread: bulk-load settings, the
+/// loaded tables' secondary indexes dropped, every batch through prepared
+/// statements in large transactions, the indexes rebuilt, fresh statistics,
+/// and the server's settings (WAL) back.
+fn load_sqlite(
+    path: &str,
+    receiver: &mut tokio::sync::mpsc::Receiver<Batch>,
+    meter: &mut Meter,
+) -> AppResult<()> {
+    let mut conn = sqlite::Conn::open(path, SQLITE_CACHE_MIB)?;
+    let journal = conn.journal_mode()?;
+    meter.say(&format!("bulk load into {path} (journal {journal})"));
+    // Every commit writes out every page dirtied since the last one, and
+    // inserts into the id indexes dirty pages all over them: without a
+    // journal there is nothing to bound, so the load is one transaction;
+    // with the WAL (a live server) it is committed every 2 million rows.
+    let commit_every = if journal == "off" {
+        u64::MAX
+    } else {
+        2_000_000
+    };
+    conn.drop_indexes()?;
+    conn.exec("BEGIN")?;
+    let mut in_tx: u64 = 0;
+    while let Some(batch) = receiver.blocking_recv() {
+        conn.write(&batch)?;
+        in_tx += batch.rows;
+        if in_tx >= commit_every {
+            conn.exec("COMMIT; BEGIN")?;
+            in_tx = 0;
+        }
+        meter.wrote(&batch);
+    }
+    conn.exec("COMMIT")?;
+    // Index builds sort in runs of the cache's size: small runs sort faster
+    // (they fit the CPU caches) than one huge list, and the table pages
+    // stream through the OS cache anyway.
+    conn.exec("PRAGMA cache_size = -16384")?;
+    conn.rebuild_indexes(|name| meter.say(&format!("index {name}")))?;
+    meter.say("analysing the tables");
+    // Fresh statistics, so the planner picks the indexes for the new sizes.
+    conn.exec("ANALYZE")?;
+    conn.restore_journal()?;
+    Ok(())
+}
+
+/// The page cache of the SQLite loader's connection, in MiB: index builds
+/// and inserts that land all over the B-trees stay in memory.
+const SQLITE_CACHE_MIB: i64 = 4096;
+
+/// One round of generated rows, every table's, with a phase label.
+pub(crate) struct Batch {
+    tables: Vec<TableRows>,
     rows: u64,
     phase: String,
 }
 
-/// One table's pending multi-row INSERT.
+/// One column value of a generated row; text lives in the table's arena.
+#[derive(Clone, Copy)]
+pub(crate) enum Val {
+    Null,
+    Int(i64),
+    /// Byte range in [`TableRows::text`].
+    Text(u32, u32),
+}
+
+/// One table's generated rows: `cols` values a row, row after row.
+pub(crate) struct TableRows {
+    /// `INSERT INTO t (columns)`, without the values.
+    insert: &'static str,
+    cols: usize,
+    text: String,
+    vals: Vec<Val>,
+    rows: u64,
+}
+
+impl TableRows {
+    /// Multi-row INSERT statements with literal values (text quoted), at
+    /// most `per_statement` rows each: for the backends the bulk loader
+    /// does not serve (PostgreSQL, an in-memory SQLite).
+    fn to_sql(&self, per_statement: usize, sql: &mut String) {
+        for chunk in self.vals.chunks(self.cols * per_statement) {
+            sql.push_str(self.insert);
+            sql.push_str(" VALUES ");
+            for (r, row) in chunk.chunks_exact(self.cols).enumerate() {
+                if r > 0 {
+                    sql.push(',');
+                }
+                sql.push('(');
+                for (i, v) in row.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(',');
+                    }
+                    match *v {
+                        Val::Null => sql.push_str("NULL"),
+                        Val::Int(n) => {
+                            let _ = write!(sql, "{n}");
+                        }
+                        Val::Text(a, b) => {
+                            sql.push('\'');
+                            for c in self.text[a as usize..b as usize].chars() {
+                                if c == '\'' {
+                                    sql.push('\'');
+                                }
+                                sql.push(c);
+                            }
+                            sql.push('\'');
+                        }
+                    }
+                }
+                sql.push(')');
+            }
+            sql.push_str(";\n");
+        }
+    }
+}
+
+/// One table's pending rows.
 struct Table {
-    head: &'static str,
-    values: String,
+    insert: &'static str,
+    cols: usize,
+    text: String,
+    vals: Vec<Val>,
     rows: u64,
 }
 
 impl Table {
-    fn new(head: &'static str) -> Self {
+    fn new(insert: &'static str) -> Self {
+        let (_, cols) = insert.split_once('(').expect("INSERT INTO t (columns)");
         Table {
-            head,
-            values: String::new(),
+            insert,
+            cols: cols.split(',').count(),
+            text: String::new(),
+            vals: Vec::new(),
             rows: 0,
         }
     }
 
     fn row(&mut self) -> Row<'_> {
-        if self.rows > 0 {
-            self.values.push(',');
-        }
-        self.values.push('(');
         self.rows += 1;
-        Row {
-            out: &mut self.values,
-            first: true,
-        }
+        let start = self.vals.len();
+        Row { t: self, start }
     }
 
-    fn drain_into(&mut self, sql: &mut String) -> u64 {
-        if self.rows == 0 {
-            return 0;
+    fn take(&mut self) -> TableRows {
+        let rows = std::mem::take(&mut self.rows);
+        let (text_cap, vals_cap) = (self.text.capacity(), self.vals.capacity());
+        TableRows {
+            insert: self.insert,
+            cols: self.cols,
+            text: std::mem::replace(&mut self.text, String::with_capacity(text_cap)),
+            vals: std::mem::replace(&mut self.vals, Vec::with_capacity(vals_cap)),
+            rows,
         }
-        sql.push_str(self.head);
-        sql.push_str(" VALUES ");
-        sql.push_str(&self.values);
-        sql.push_str(";\n");
-        self.values.clear();
-        std::mem::take(&mut self.rows)
     }
 }
 
-/// Writes one row's literals; closes the parenthesis when dropped.
+/// Appends one row's values; checks the column count when dropped.
 struct Row<'a> {
-    out: &'a mut String,
-    first: bool,
+    t: &'a mut Table,
+    start: usize,
 }
 
 impl Row<'_> {
-    fn sep(&mut self) {
-        if !self.first {
-            self.out.push(',');
-        }
-        self.first = false;
-    }
-    fn text(mut self, v: &str) -> Self {
-        self.sep();
-        self.out.push('\'');
-        for c in v.chars() {
-            if c == '\'' {
-                self.out.push('\'');
-            }
-            self.out.push(c);
-        }
-        self.out.push('\'');
+    fn text(self, v: &str) -> Self {
+        let a = self.t.text.len() as u32;
+        self.t.text.push_str(v);
+        let b = self.t.text.len() as u32;
+        self.t.vals.push(Val::Text(a, b));
         self
     }
     fn opt_text(self, v: Option<&str>) -> Self {
@@ -431,9 +641,8 @@ impl Row<'_> {
             None => self.null(),
         }
     }
-    fn int(mut self, v: i64) -> Self {
-        self.sep();
-        let _ = write!(self.out, "{v}");
+    fn int(self, v: i64) -> Self {
+        self.t.vals.push(Val::Int(v));
         self
     }
     fn opt_int(self, v: Option<i64>) -> Self {
@@ -442,16 +651,20 @@ impl Row<'_> {
             None => self.null(),
         }
     }
-    fn null(mut self) -> Self {
-        self.sep();
-        self.out.push_str("NULL");
+    fn null(self) -> Self {
+        self.t.vals.push(Val::Null);
         self
     }
 }
 
 impl Drop for Row<'_> {
     fn drop(&mut self) {
-        self.out.push(')');
+        debug_assert_eq!(
+            self.t.vals.len() - self.start,
+            self.t.cols,
+            "{}",
+            self.t.insert
+        );
     }
 }
 
@@ -500,8 +713,8 @@ impl Tables {
             + self.filings.rows
     }
 
-    fn drain(&mut self) -> (String, u64) {
-        let mut sql = String::with_capacity(8 << 20);
+    fn drain(&mut self) -> (Vec<TableRows>, u64) {
+        let mut out = Vec::with_capacity(9);
         let mut n = 0;
         for t in [
             &mut self.nodes,
@@ -514,9 +727,12 @@ impl Tables {
             &mut self.rollups,
             &mut self.filings,
         ] {
-            n += t.drain_into(&mut sql);
+            if t.rows > 0 {
+                n += t.rows;
+                out.push(t.take());
+            }
         }
-        (sql, n)
+        (out, n)
     }
 }
 
@@ -562,6 +778,8 @@ struct Generator {
     id_clock: i64,
     categories: Vec<(&'static str, u32)>,
     category_total: u32,
+    /// The writer went away (it failed): stop generating.
+    stopped: bool,
 }
 
 impl Generator {
@@ -609,6 +827,7 @@ impl Generator {
             id_clock: ANCHOR_MS - (shape.years + 1) * 365 * DAY_MS,
             categories: CATEGORY_MIX.to_vec(),
             category_total: CATEGORY_MIX.iter().map(|c| c.1).sum(),
+            stopped: false,
         }
     }
 
@@ -640,16 +859,23 @@ impl Generator {
     }
 
     fn flush(&mut self) {
-        let (sql, rows) = self.t.drain();
+        let (tables, rows) = self.t.drain();
         if rows == 0 {
             return;
         }
-        // The receiver only goes away when the writer failed; its error is reported there.
-        let _ = self.sender.blocking_send(Batch {
-            sql,
-            rows,
-            phase: self.phase.clone(),
-        });
+        // The receiver only goes away when the writer failed; its error is
+        // reported there, and generating the rest would be wasted.
+        if self
+            .sender
+            .blocking_send(Batch {
+                tables,
+                rows,
+                phase: self.phase.clone(),
+            })
+            .is_err()
+        {
+            self.stopped = true;
+        }
     }
 
     fn finish(mut self) -> Report {
@@ -908,6 +1134,9 @@ impl Generator {
     }
 
     fn compound(&mut self, compound: &Node, district: u32, staff: &Staff, focus: bool) {
+        if self.stopped {
+            return;
+        }
         // Buildings of 2 entrances × 6 floors × 2 flats.
         let per_building = 24;
         let buildings = self.shape.households.div_ceil(per_building);
