@@ -336,6 +336,17 @@ async fn bench(mut args: Args) -> Result<std::process::ExitCode, String> {
         "lianxin serves {} ({world}, {backend})",
         server.base
     ));
+    // A server started on a seeded history first catches up in the
+    // background (the retention job anonymises what aged past its window
+    // since the seed's anchor, the overdue sweep flags what fell due): a
+    // day's share of that in production, years' worth here. Measure the
+    // steady state, after it.
+    let caught_up = std::time::Instant::now();
+    server.wait_idle(Duration::from_secs(300)).await;
+    say(format!(
+        "  background catch-up done after {:.1} s",
+        caught_up.elapsed().as_secs_f64()
+    ));
     let base = server.base.clone();
     let client = reqwest::Client::new();
 

@@ -46,6 +46,7 @@ pub const SQLITE_MIGRATIONS: &[Migration] = migrations!("sqlite":
     40 => "0040_auth_controls",
     50 => "0050_privacy_requests",
     80 => "0080_dashboard_rollups",
+    81 => "0081_open_demands",
 );
 
 pub const POSTGRES_MIGRATIONS: &[Migration] = migrations!("postgres":
@@ -63,6 +64,7 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = migrations!("postgres":
     40 => "0040_auth_controls",
     50 => "0050_privacy_requests",
     80 => "0080_dashboard_rollups",
+    81 => "0081_open_demands",
 );
 
 pub fn migrations_for(db: &Db) -> &'static [Migration] {

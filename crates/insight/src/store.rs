@@ -43,12 +43,14 @@ fn bind_roots<'q>(
 /// The part of [`LATE`] the rollups cannot hold because it depends on now:
 /// demands not yet fed back (nor closed) whose deadline in `[$1, $2)` has
 /// passed (`$3`). The rest of LATE, the demands fed back after their
-/// deadline, is the rollups' `fed_back_late`. Served by the
-/// `(status, feedback_deadline)` index: only the open demands are read.
+/// deadline, is the rollups' `fed_back_late`. Its first condition repeats
+/// [`OPEN`]'s list so that the partial index `demands_open_now` (open demands
+/// only, migration 0081) serves it: only the scope's open demands are read.
 /// `resolved` and `closed` are not listed: a resolved demand always has
 /// `resolved_at` and a closed one `closed_at` (every path to them sets it),
 /// and listing them would walk every closed demand of the period.
 const OPEN_LATE: &str = "d.status IN ('submitted', 'accepted', 'dispatched', 'in_progress', \
+     'returned', 'rework', 'suspended') AND d.status IN ('submitted', 'accepted', 'dispatched', 'in_progress', \
      'returned', 'rework') AND d.resolved_at IS NULL AND d.closed_at IS NULL \
      AND d.feedback_deadline >= $1 AND d.feedback_deadline < $2 AND d.feedback_deadline < $3";
 

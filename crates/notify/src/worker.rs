@@ -49,6 +49,9 @@ pub async fn run_once(ctx: &Ctx) -> AppResult<Report> {
     Ok(r)
 }
 
+/// Who hears an event: its recipients, and the webhooks (id, node) it goes to.
+type Plan = (Vec<String>, Vec<(String, String)>);
+
 /// Fans out the outbox's waiting events: who hears each is read first,
 /// then one transaction claims them all and writes every inbox item and
 /// webhook delivery, a few statements for the whole pass (the writer is
@@ -59,7 +62,7 @@ pub async fn fan_out(ctx: &Ctx) -> AppResult<Report> {
     if events.is_empty() {
         return Ok(report);
     }
-    let mut plans = Vec::with_capacity(events.len());
+    let mut plans: Vec<Plan> = Vec::with_capacity(events.len());
     for e in &events {
         plans.push((
             store::recipients(&ctx.db, e).await?,
@@ -70,7 +73,7 @@ pub async fn fan_out(ctx: &Ctx) -> AppResult<Report> {
     let mut tx = ctx.db.begin().await?;
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
     let claimed = store::claim_events(&mut tx, ctx.db.backend(), &ids, now).await?;
-    let fanned: Vec<(&store::OutboxRow, &(Vec<String>, Vec<(String, String)>))> = events
+    let fanned: Vec<(&store::OutboxRow, &Plan)> = events
         .iter()
         .zip(plans.iter())
         .filter(|(e, _)| claimed.contains(&e.id))
