@@ -323,8 +323,18 @@ pub async fn file_demand(ctx: &Ctx, p: &Principal, b: &NewDemandBody) -> AppResu
                 // The household's chain from the city down (it ends with the
                 // household itself), read once for the building below too.
                 let chain = org::store::ancestors(&ctx.db, &h.org_path).await?;
-                let home = chain.last().filter(|n| n.id == h.id).cloned();
-                household_chain = Some(chain);
+                let home = match chain.last().filter(|n| n.id == h.id).cloned() {
+                    Some(n) => {
+                        household_chain = Some(chain);
+                        Some(n)
+                    }
+                    // The node is not where the residents row says (never
+                    // expected): look it up by id, as before.
+                    None => org::store::get_node(&ctx.db, &h.id).await?,
+                };
+                if home.is_none() {
+                    errors.add("household_id", "住户不存在或不在您的管辖范围内");
+                }
                 (home, Channel::Web, Some(p.user_id.clone()))
             }
             None => {
