@@ -32,17 +32,25 @@ impl Server {
 
     /// Waits (at most `within`) until the process is nearly idle: background
     /// work a load left behind (the outbox fanning notices out) has drained.
-    pub async fn wait_idle(&self, within: Duration) {
+    /// Waits until the server process uses under 10 % of a core; false if
+    /// it did not within `within` (or its CPU time cannot be read). Only
+    /// this process is watched: PostgreSQL's own work is not seen.
+    pub async fn wait_idle(&self, within: Duration) -> bool {
         let deadline = std::time::Instant::now() + within;
         while std::time::Instant::now() < deadline {
-            let Some(a) = self.cpu_ticks() else { return };
+            let Some(a) = self.cpu_ticks() else {
+                return false;
+            };
             tokio::time::sleep(Duration::from_millis(500)).await;
-            let Some(b) = self.cpu_ticks() else { return };
+            let Some(b) = self.cpu_ticks() else {
+                return false;
+            };
             // Under 10 % of one core over the half second (ticks are 1/100 s).
             if b - a < 5 {
-                return;
+                return true;
             }
         }
+        false
     }
 
     pub fn peak_rss_mib(&self) -> Option<f64> {

@@ -246,8 +246,9 @@ pub struct NewDemandBody {
 }
 
 /// Files a demand: a resident for their own household, staff in scope for
-/// a resident's household (phone intake). Writes the demand, its first event
-/// and the audit row in one transaction.
+/// a resident's household (phone intake). Writes the demand, its first event,
+/// the notice and the audit row in one transaction (shared with the other
+/// filings of the moment, see `intake`).
 pub async fn file_demand(ctx: &Ctx, p: &Principal, b: &NewDemandBody) -> AppResult<DemandRow> {
     // Who may file at all (before anything in the body is looked at): a
     // resident, or staff who work on demands.

@@ -90,16 +90,23 @@ pub async fn write(ctx: &Ctx, filing: Filing) -> AppResult<()> {
     };
     if start {
         // Its own task: a request that is cancelled (the client hung up)
-        // never leaves the others' filings half-written.
-        tokio::spawn(drain(ctx.clone(), queue));
+        // never leaves the others' filings half-written. The guard exists
+        // before the task does, so even a task dropped unpolled (the runtime
+        // shutting down) lets go of the queue.
+        let running = Running {
+            queue,
+            ended: false,
+        };
+        tokio::spawn(drain(ctx.clone(), running));
     }
     answer
         .await
         .map_err(|_| AppError::Internal("the filing writer stopped".into()))?
 }
 
-/// Marks the queue idle if the draining task ends early (a panic), so the
-/// next filing starts another.
+/// The draining task's hold on the queue. If the task ends early (a panic,
+/// or dropped unpolled) the filings still queued are answered with an error
+/// and the queue is marked idle, so the next filing starts another task.
 struct Running {
     queue: Arc<Queue>,
     ended: bool,
@@ -108,17 +115,21 @@ struct Running {
 impl Drop for Running {
     fn drop(&mut self) {
         if !self.ended {
-            let mut st = self.queue.state.lock().unwrap_or_else(|e| e.into_inner());
-            st.1 = false;
+            let orphans = {
+                let mut st = self.queue.state.lock().unwrap_or_else(|e| e.into_inner());
+                st.1 = false;
+                std::mem::take(&mut st.0)
+            };
+            for j in orphans {
+                let _ = j
+                    .reply
+                    .send(Err(AppError::Internal("the filing writer stopped".into())));
+            }
         }
     }
 }
 
-async fn drain(ctx: Ctx, queue: Arc<Queue>) {
-    let mut running = Running {
-        queue,
-        ended: false,
-    };
+async fn drain(ctx: Ctx, mut running: Running) {
     loop {
         let jobs: Vec<Job> = {
             let mut st = running
@@ -138,6 +149,15 @@ async fn drain(ctx: Ctx, queue: Arc<Queue>) {
     }
 }
 
+/// Why a batch was not written.
+enum Failed {
+    /// A statement failed: one of the filings may be at fault.
+    Statement(AppError),
+    /// The transaction itself (begin, the audit head, commit): not any one
+    /// filing's doing, so writing them one at a time would not help.
+    Transaction(AppError),
+}
+
 async fn write_batch(ctx: &Ctx, jobs: Vec<Job>) {
     if jobs.len() > 1 {
         match write_all(ctx, &jobs).await {
@@ -147,30 +167,57 @@ async fn write_batch(ctx: &Ctx, jobs: Vec<Job>) {
                 }
                 return;
             }
-            Err(e) => tracing::warn!(
+            Err(Failed::Transaction(e)) => {
+                tracing::error!(error = %e, filings = jobs.len(), "a batch of filings failed");
+                let why = e.to_string();
+                for j in jobs {
+                    let _ = j.reply.send(Err(AppError::Internal(why.clone())));
+                }
+                return;
+            }
+            Err(Failed::Statement(e)) => tracing::warn!(
                 error = %e,
                 filings = jobs.len(),
-                "a batch of filings failed; writing them one at a time"
+                "a statement of a batch of filings failed; writing them one at a time"
             ),
         }
     }
     for j in jobs {
-        let r = write_all(ctx, std::slice::from_ref(&j)).await;
+        let r = match write_all(ctx, std::slice::from_ref(&j)).await {
+            Ok(()) => Ok(()),
+            Err(Failed::Statement(e) | Failed::Transaction(e)) => Err(e),
+        };
         let _ = j.reply.send(r);
     }
 }
 
-async fn write_all(ctx: &Ctx, jobs: &[Job]) -> AppResult<()> {
-    let mut tx = ctx.db.begin().await?;
-    let mut head = audit::head(&mut tx, ctx.db.backend()).await?;
+/// The filings' rows first, then the audit chain's head and their audit
+/// rows (on PostgreSQL the head's lock is held only for that last part).
+async fn write_all(ctx: &Ctx, jobs: &[Job]) -> Result<(), Failed> {
+    let mut tx = ctx.db.begin().await.map_err(Failed::Transaction)?;
     for trip in jobs.chunks(PER_TRIP) {
         let mut w = Writes::new();
         for j in trip {
             w.extend_from(&j.filing.writes);
+        }
+        w.run(&mut tx)
+            .await
+            .map_err(|e| Failed::Statement(e.into()))?;
+    }
+    let mut head = audit::head(&mut tx, ctx.db.backend())
+        .await
+        .map_err(Failed::Transaction)?;
+    for trip in jobs.chunks(PER_TRIP) {
+        let mut w = Writes::new();
+        for j in trip {
             audit::push_chained(&mut w, &mut head, &j.filing.audit.entry());
         }
-        w.run(&mut tx).await?;
+        w.run(&mut tx)
+            .await
+            .map_err(|e| Failed::Statement(e.into()))?;
     }
-    tx.commit().await?;
+    tx.commit()
+        .await
+        .map_err(|e| Failed::Transaction(e.into()))?;
     Ok(())
 }

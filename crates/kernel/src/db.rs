@@ -729,9 +729,17 @@ impl Writes {
         Writes::default()
     }
 
-    /// Adds a statement whose placeholders are `$1..$n` for `vals`.
+    /// Adds a statement whose placeholders are `$1..$n` for `vals` (no
+    /// comments, and no `$` in identifiers: see [`renumber`]).
     pub fn push(&mut self, sql: impl Into<String>, vals: Vec<Val>) {
-        self.stmts.push((sql.into(), vals));
+        let sql = sql.into();
+        // sqlx would bind NULL to a placeholder past the values, silently.
+        debug_assert_eq!(
+            highest_placeholder(&sql),
+            vals.len(),
+            "placeholders and values differ: {sql}"
+        );
+        self.stmts.push((sql, vals));
     }
 
     pub fn is_empty(&self) -> bool {
@@ -780,7 +788,33 @@ fn bind_all<'q>(
     q
 }
 
+/// The highest `$n` in `sql` outside quoted text (0: none).
+fn highest_placeholder(sql: &str) -> usize {
+    let mut highest = 0;
+    let mut chars = sql.chars().peekable();
+    let mut quote: Option<char> = None;
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if c == '$' => {
+                let mut n = 0usize;
+                while let Some(d) = chars.peek().and_then(|d| d.to_digit(10)) {
+                    n = n * 10 + d as usize;
+                    chars.next();
+                }
+                highest = highest.max(n);
+            }
+            None => {}
+        }
+    }
+    highest
+}
+
 /// `sql` with every placeholder `$n` (outside quoted text) made `$(n + by)`.
+/// SQL comments are not understood: the statements given to [`Writes`] have
+/// none.
 pub fn renumber(sql: &str, by: usize) -> String {
     if by == 0 {
         return sql.to_string();
