@@ -25,8 +25,9 @@
 
 use cases::catalogue::Limits;
 use cases::model::DemandStatus;
+use cases::model::NewDemand;
 use cases::rates::Counts;
-use cases::store::{DemandRow, RatingRow};
+use cases::store::{DemandRow, Filing, RatingRow};
 use cases::workflow::Urgency;
 use kernel::calendar::WorkingCalendar;
 use kernel::crypto::FieldCipher;
@@ -1430,42 +1431,27 @@ impl Generator {
 
         // Play the steps up to the anchor, in time order.
         steps.sort_by_key(|s| s.at);
-        let mut row = DemandRow {
-            id: id.clone(),
-            org_path: home.path.clone(),
-            household_id: home.id.clone(),
-            building_id: Some(building.id.clone()),
-            category: category.to_string(),
-            title: title.to_string(),
-            description: description.to_string(),
-            location: None,
-            anonymous: false,
-            channel: channel.to_string(),
-            status: DemandStatus::Submitted,
-            reporter_user_id: reporter.map(str::to_string),
-            created_by: created_by.to_string(),
-            created_at: created,
-            updated_at: created,
-            version: 1,
-            urgency: urgency.as_str().to_string(),
-            assignee_user_id: None,
-            dispatch_deadline: Some(dispatch_deadline),
-            feedback_deadline: None,
-            suspended_from: None,
-            suspended_at: None,
-            remaining_minutes: None,
-            dispatched_at: None,
-            resolved_at: None,
-            closed_at: None,
-            closed_on_time: None,
-            rework_count: 0,
-            escalation_level: 0,
-            escalated_to: None,
-            overdue: false,
-            merged_into: None,
-            support_count: 0,
-            rating: None,
-        };
+        let mut row = DemandRow::filed(
+            id.clone(),
+            &NewDemand {
+                category: category.to_string(),
+                title: title.to_string(),
+                description: description.to_string(),
+                location: None,
+                anonymous: false,
+            },
+            &Filing {
+                urgency: urgency.as_str(),
+                dispatch_deadline,
+                household_id: &home.id,
+                household_path: &home.path,
+                building_id: Some(&building.id),
+                channel,
+                reporter_user_id: reporter,
+                created_by,
+            },
+            created,
+        );
         let mut rated_by: Option<String> = None;
         let mut status = "submitted".to_string();
         for s in steps.iter_mut() {

@@ -126,6 +126,49 @@ pub struct RatingRow {
     pub source: String,
 }
 
+impl DemandRow {
+    /// A demand as filed: its columns from the filing, the rest at the
+    /// table's defaults (what `INSERT_COLS` leaves out).
+    pub fn filed(id: String, d: &NewDemand, f: &Filing<'_>, now: i64) -> DemandRow {
+        DemandRow {
+            id,
+            org_path: f.household_path.clone(),
+            household_id: f.household_id.to_string(),
+            building_id: f.building_id.map(str::to_string),
+            category: d.category.clone(),
+            title: d.title.clone(),
+            description: d.description.clone(),
+            location: d.location.clone(),
+            anonymous: d.anonymous,
+            channel: f.channel.to_string(),
+            status: DemandStatus::Submitted,
+            reporter_user_id: f.reporter_user_id.map(str::to_string),
+            created_by: f.created_by.to_string(),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+            urgency: f.urgency.to_string(),
+            assignee_user_id: None,
+            dispatch_deadline: Some(f.dispatch_deadline),
+            feedback_deadline: None,
+            suspended_from: None,
+            suspended_at: None,
+            remaining_minutes: None,
+            dispatched_at: None,
+            resolved_at: None,
+            closed_at: None,
+            closed_on_time: None,
+            rework_count: 0,
+            escalation_level: 0,
+            escalated_to: None,
+            overdue: false,
+            merged_into: None,
+            support_count: 0,
+            rating: None,
+        }
+    }
+}
+
 const COLS: &str = "id, org_path, household_id, building_id, category, title, description, location, anonymous, channel, status, reporter_user_id, created_by, created_at, updated_at, version, \
 urgency, assignee_user_id, dispatch_deadline, feedback_deadline, suspended_from, suspended_at, remaining_minutes, dispatched_at, resolved_at, closed_at, closed_on_time, \
 rework_count, escalation_level, escalated_to, overdue, merged_into, support_count, rated_at, rating_contacted, rating_resolved, rating_satisfaction, rating_comment, rating_source";
@@ -240,44 +283,9 @@ pub fn push_demand(w: &mut Writes, d: &NewDemand, f: &Filing<'_>, now: i64) -> D
          VALUES ($1, $2, $3, $4, 'submit', NULL, 'submitted', NULL)",
         vec![new_id().into(), (&id).into(), now.into(), f.created_by.into()],
     );
-    // The row as inserted (the other columns start at their defaults):
-    // built here rather than read back, one statement less on the writer.
-    let row = DemandRow {
-        id,
-        org_path: f.household_path.clone(),
-        household_id: f.household_id.to_string(),
-        building_id: f.building_id.map(str::to_string),
-        category: d.category.clone(),
-        title: d.title.clone(),
-        description: d.description.clone(),
-        location: d.location.clone(),
-        anonymous: d.anonymous,
-        channel: f.channel.to_string(),
-        status: DemandStatus::Submitted,
-        reporter_user_id: f.reporter_user_id.map(str::to_string),
-        created_by: f.created_by.to_string(),
-        created_at: now,
-        updated_at: now,
-        version: 1,
-        urgency: f.urgency.to_string(),
-        assignee_user_id: None,
-        dispatch_deadline: Some(f.dispatch_deadline),
-        feedback_deadline: None,
-        suspended_from: None,
-        suspended_at: None,
-        remaining_minutes: None,
-        dispatched_at: None,
-        resolved_at: None,
-        closed_at: None,
-        closed_on_time: None,
-        rework_count: 0,
-        escalation_level: 0,
-        escalated_to: None,
-        overdue: false,
-        merged_into: None,
-        support_count: 0,
-        rating: None,
-    };
+    // The row as inserted: built here rather than read back, one statement
+    // less on the writer.
+    let row = DemandRow::filed(id, d, f, now);
     crate::rollup::push_filing(w, &row);
     row
 }

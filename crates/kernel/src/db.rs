@@ -775,7 +775,8 @@ impl Writes {
     }
 }
 
-fn bind_all<'q>(
+/// Binds `vals` to `q` in order.
+pub fn bind_all<'q>(
     mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     vals: &'q [Val],
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {

@@ -29,14 +29,10 @@ fn placeholders(first: usize, n: usize) -> String {
 /// `dedupe_key` is already there is skipped (returns None); else its id.
 pub async fn insert_event(tx: &mut Tx, e: &Event, at_ms: i64) -> AppResult<Option<String>> {
     let (id, sql, vals) = outbox_insert(e, at_ms);
-    let mut q = sqlx::query(sql);
-    for v in &vals {
-        q = match v {
-            Val::Int(i) => q.bind(*i),
-            Val::Text(t) => q.bind(t.as_deref()),
-        };
-    }
-    let n = q.execute(&mut **tx).await?.rows_affected();
+    let n = kernel::db::bind_all(sqlx::query(sql), &vals)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
     Ok((n == 1).then_some(id))
 }
 
