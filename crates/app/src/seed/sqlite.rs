@@ -64,9 +64,9 @@ fn err(what: &str, msg: impl std::fmt::Display) -> AppError {
 impl Conn {
     /// Opens the database file for the load, with settings for bulk
     /// loading: no fsync, no foreign key checks (every parent is written
-    /// before its children), a large page cache, temporary B-trees in
-    /// memory. The journal is switched off when no other connection has
-    /// the file open (the CLI); with a live server it stays WAL.
+    /// before its children), a large page cache, index builds sorting on
+    /// worker threads. The journal is switched off when no other connection
+    /// has the file open (the CLI); with a live server it stays WAL.
     pub(super) fn open(path: &str, cache_mib: i64) -> AppResult<Conn> {
         let c_path = CString::new(path).map_err(|e| err("path", e))?;
         let mut db = ptr::null_mut();
@@ -90,9 +90,12 @@ impl Conn {
         conn.exec(&format!(
             "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = OFF; \
              PRAGMA synchronous = OFF; PRAGMA cache_size = -{}; \
-             PRAGMA temp_store = MEMORY; PRAGMA secure_delete = OFF; PRAGMA threads = 2;",
+             PRAGMA secure_delete = OFF; PRAGMA temp_store = FILE; PRAGMA threads = 2;",
             cache_mib * 1024
         ))?;
+        // temp_store = FILE: the sorter uses its worker threads only with
+        // temporary files; with MEMORY every index build sorted on one
+        // thread.
         conn.journal_mode = conn.query_text("PRAGMA journal_mode")?;
         // Refused (the mode stays WAL) while other connections are open.
         let _ = conn.query_text("PRAGMA journal_mode = OFF");
@@ -202,13 +205,56 @@ impl Conn {
         Ok(())
     }
 
-    /// Rebuilds the indexes [`Conn::drop_indexes`] dropped.
+    /// Rebuilds the indexes [`Conn::drop_indexes`] dropped, each analysed
+    /// right after its build, while its pages are still cached: analysed
+    /// after all the builds, a city file larger than RAM read them back from
+    /// disk.
     pub(super) fn rebuild_indexes(&mut self, progress: impl Fn(&str)) -> AppResult<()> {
         for (name, sql) in std::mem::take(&mut self.dropped) {
             progress(&name);
             self.exec(&sql)?;
+            self.exec(&format!("ANALYZE \"{}\"", name.replace('"', "\"\"")))?;
         }
         Ok(())
+    }
+
+    /// Analyses the indexes the load kept (the primary keys), one by one:
+    /// called while the load's page cache still holds them. The statistics
+    /// are those of one `ANALYZE` (it also goes index by index).
+    pub(super) fn analyze_kept_indexes(&mut self) -> AppResult<()> {
+        for name in self.names("index", true)? {
+            self.exec(&format!("ANALYZE \"{}\"", name.replace('"', "\"\"")))?;
+        }
+        Ok(())
+    }
+
+    /// Analyses the tables the seed does not load (small: the catalogue,
+    /// settings), which the per-index passes leave out.
+    pub(super) fn analyze_other_tables(&mut self) -> AppResult<()> {
+        for name in self.names("table", false)? {
+            self.exec(&format!("ANALYZE \"{}\"", name.replace('"', "\"\"")))?;
+        }
+        Ok(())
+    }
+
+    /// Names of the schema's objects of a type, of the loaded tables or of
+    /// the others.
+    fn names(&mut self, kind: &str, loaded: bool) -> AppResult<Vec<String>> {
+        let list = LOADED_TABLES
+            .iter()
+            .map(|t| format!("'{t}'"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let not = if loaded { "" } else { "NOT" };
+        // ANALYZE skips the system tables (sqlite_stat1, sqlite_sequence).
+        Ok(self
+            .query_rows(&format!(
+                "SELECT name FROM sqlite_master WHERE type = '{kind}' AND tbl_name {not} IN ({list}) \
+                 AND NOT (type = 'table' AND name LIKE 'sqlite\\_%' ESCAPE '\\') ORDER BY name"
+            ))?
+            .into_iter()
+            .map(|mut r| r.swap_remove(0))
+            .collect())
     }
 
     /// Restores the journal mode the file had before the load.
