@@ -5,6 +5,7 @@ use crate::model::{self, FailureState};
 use kernel::crypto::FieldCipher;
 use kernel::id::new_id;
 use kernel::principal::{Grant, HouseholdRef};
+use kernel::rows::Columns;
 use kernel::{AppResult, Db, OrgPath, Role, Tx};
 use sqlx::Row;
 
@@ -253,7 +254,8 @@ pub async fn load_session_with_access(
     db: &Db,
     token: &str,
 ) -> AppResult<Option<(SessionRow, Vec<Grant>, Vec<HouseholdRef>)>> {
-    let rows = sqlx::query(
+    // The lean read path: every authenticated request runs this.
+    let rows = db.rows(
         "SELECT 's' AS k, s.id AS t1, s.user_id AS t2, s.kind AS t3, s.csrf_token AS t4, u.display_name AS t5,
                 CAST(s.created_at AS BIGINT) AS n1, CAST(s.last_seen_at AS BIGINT) AS n2, CAST(s.expires_at AS BIGINT) AS n3,
                 CAST(u.active AS BIGINT) AS n4, CAST(u.password_changed_at AS BIGINT) AS n5,
@@ -266,20 +268,19 @@ pub async fn load_session_with_access(
          FROM role_grants g
          WHERE g.user_id = (SELECT user_id FROM sessions WHERE id = $1 AND revoked_at IS NULL) AND g.revoked_at IS NULL
          UNION ALL
-         SELECT DISTINCT 'h', r.household_id, r.org_path, CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT),
+         SELECT 'h', r.household_id, r.org_path, CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT),
                 CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT)
          FROM residents r
          WHERE r.user_id = (SELECT user_id FROM sessions WHERE id = $1 AND revoked_at IS NULL)",
+        vec![session_id(token).into()],
     )
-    .bind(session_id(token))
-    .fetch_all(db.reader())
     .await?;
     let mut session = None;
     let mut grants = Vec::new();
     let mut households = Vec::new();
-    for r in &rows {
-        let text = |c: &str| r.get::<Option<String>, _>(c).unwrap_or_default();
-        match r.get::<String, _>("k").as_str() {
+    for r in rows.iter() {
+        let text = |c: &str| r.opt_text(c).unwrap_or_default();
+        match r.text("k").as_str() {
             "s" => {
                 session = Some(SessionRow {
                     id: text("t1"),
@@ -287,14 +288,14 @@ pub async fn load_session_with_access(
                     kind: text("t3"),
                     csrf_token: text("t4"),
                     times: model::SessionTimes {
-                        created_at: r.get("n1"),
-                        last_seen_at: r.get("n2"),
-                        expires_at: r.get("n3"),
+                        created_at: r.int("n1"),
+                        last_seen_at: r.int("n2"),
+                        expires_at: r.int("n3"),
                     },
                     display_name: text("t5"),
-                    user_active: r.get::<i64, _>("n4") != 0,
-                    password_changed_at: r.get("n5"),
-                    totp_enrolled: r.get::<i64, _>("n6") != 0,
+                    user_active: r.flag("n4"),
+                    password_changed_at: r.int("n5"),
+                    totp_enrolled: r.flag("n6"),
                 })
             }
             "g" => {
@@ -314,7 +315,10 @@ pub async fn load_session_with_access(
     }
     // The orders grants_of and households_of give.
     grants.sort_by(|a, b| a.org_path.as_str().cmp(b.org_path.as_str()));
-    households.sort_by(|a, b| a.org_path.as_str().cmp(b.org_path.as_str()));
+    // One entry per household and path, as households_of's DISTINCT (in
+    // the query it would cost a temporary B-tree on every request).
+    households.sort_by(|a, b| (a.org_path.as_str(), &a.id).cmp(&(b.org_path.as_str(), &b.id)));
+    households.dedup_by(|a, b| a.id == b.id && a.org_path == b.org_path);
     Ok(session.map(|s| (s, grants, households)))
 }
 

@@ -4,6 +4,7 @@
 
 use crate::workflow::Urgency;
 use kernel::calendar::{DayKind, WorkingCalendar};
+use kernel::rows::Columns;
 use kernel::{AppResult, Ctx, Db, Role, Tx};
 use serde::Serialize;
 use sqlx::Row;
@@ -240,31 +241,40 @@ pub async fn limits(db: &Db, code: &str, u: Urgency) -> AppResult<Limits> {
 /// What filing in an active category starts with: its default urgency and
 /// that urgency's limits (one query; `None` when there is no such category).
 pub async fn filing_terms(db: &Db, code: &str) -> AppResult<Option<(Urgency, Limits)>> {
-    let r = sqlx::query(
-        "SELECT c.default_urgency, l.dispatch_minutes, l.feedback_minutes, l.natural_clock
-         FROM demand_categories c
-         LEFT JOIN category_limits l ON l.category = c.code AND l.urgency = c.default_urgency
-         WHERE c.code = $1 AND c.active = 1",
-    )
-    .bind(code)
-    .fetch_optional(db.reader())
-    .await?;
-    let Some(r) = r else { return Ok(None) };
-    let Some(urgency) = Urgency::parse(&r.get::<String, _>(0)) else {
+    // The lean read path: every filing asks.
+    let rows = db
+        .rows(
+            "SELECT c.default_urgency, l.dispatch_minutes, l.feedback_minutes, l.natural_clock
+             FROM demand_categories c
+             LEFT JOIN category_limits l ON l.category = c.code AND l.urgency = c.default_urgency
+             WHERE c.code = $1 AND c.active = 1",
+            vec![code.into()],
+        )
+        .await?;
+    let Some((urgency, set)) = rows.first().map(|r| {
+        let urgency = Urgency::parse(&r.text("default_urgency"));
+        let set = r
+            .opt_int("dispatch_minutes")
+            .map(|dispatch_minutes| Limits {
+                dispatch_minutes,
+                feedback_minutes: r.int("feedback_minutes"),
+                natural_clock: r.flag("natural_clock"),
+            });
+        (urgency, set)
+    }) else {
+        return Ok(None);
+    };
+    drop(rows);
+    let Some(urgency) = urgency else {
         return Ok(Some((
             Urgency::Normal,
             limits(db, code, Urgency::Normal).await?,
         )));
     };
-    let limits = match r.get::<Option<i64>, _>(1) {
-        Some(dispatch_minutes) => Limits {
-            dispatch_minutes,
-            feedback_minutes: r.get(2),
-            natural_clock: r.get::<i64, _>(3) != 0,
-        },
-        None => Limits::default_for(urgency),
-    };
-    Ok(Some((urgency, limits)))
+    Ok(Some((
+        urgency,
+        set.unwrap_or_else(|| Limits::default_for(urgency)),
+    )))
 }
 
 /// All limits of a category, by urgency.

@@ -2,8 +2,9 @@
 //! resident's scope is an exact path and staff scope a path range.
 
 use crate::model::{DemandStatus, NewDemand};
-use kernel::db::{opt_str, Writes};
+use kernel::db::{opt_str, Val, Writes};
 use kernel::id::new_id;
+use kernel::rows::Columns;
 use kernel::{AppResult, Db, OrgPath, Tx};
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -175,54 +176,51 @@ rework_count, escalation_level, escalated_to, overdue, merged_into, support_coun
 
 const INSERT_COLS: &str = "id, org_path, household_id, building_id, category, title, description, location, anonymous, channel, status, reporter_user_id, created_by, created_at, updated_at, version, urgency, dispatch_deadline";
 
-fn opt_i64(r: &AnyRow, c: &str) -> Option<i64> {
-    r.try_get::<Option<i64>, _>(c).ok().flatten()
-}
-
-fn demand_from(r: &AnyRow) -> DemandRow {
-    let rating = opt_i64(r, "rated_at").map(|at| RatingRow {
+fn demand_from(r: &impl Columns) -> DemandRow {
+    let rating = r.opt_int("rated_at").map(|at| RatingRow {
         rated_at: at,
-        contacted: opt_i64(r, "rating_contacted") == Some(1),
-        resolved: opt_i64(r, "rating_resolved") == Some(1),
-        satisfaction: opt_i64(r, "rating_satisfaction").unwrap_or(0),
-        comment: opt_str(r, "rating_comment"),
-        source: opt_str(r, "rating_source").unwrap_or_default(),
+        contacted: r.opt_int("rating_contacted") == Some(1),
+        resolved: r.opt_int("rating_resolved") == Some(1),
+        satisfaction: r.opt_int("rating_satisfaction").unwrap_or(0),
+        comment: r.opt_text("rating_comment"),
+        source: r.opt_text("rating_source").unwrap_or_default(),
     });
     DemandRow {
-        id: r.get("id"),
-        org_path: OrgPath::from_db(r.get("org_path")),
-        household_id: r.get("household_id"),
-        building_id: opt_str(r, "building_id"),
-        category: r.get("category"),
-        title: r.get("title"),
-        description: r.get("description"),
-        location: opt_str(r, "location"),
-        anonymous: r.get::<i64, _>("anonymous") != 0,
-        channel: r.get("channel"),
-        status: DemandStatus::parse(&r.get::<String, _>("status"))
-            .unwrap_or(DemandStatus::Submitted),
-        reporter_user_id: opt_str(r, "reporter_user_id"),
-        created_by: r.get("created_by"),
-        created_at: r.get("created_at"),
-        updated_at: r.get("updated_at"),
-        version: r.get("version"),
-        urgency: r.get("urgency"),
-        assignee_user_id: opt_str(r, "assignee_user_id"),
-        dispatch_deadline: opt_i64(r, "dispatch_deadline"),
-        feedback_deadline: opt_i64(r, "feedback_deadline"),
-        suspended_from: opt_str(r, "suspended_from").and_then(|s| DemandStatus::parse(&s)),
-        suspended_at: opt_i64(r, "suspended_at"),
-        remaining_minutes: opt_i64(r, "remaining_minutes"),
-        dispatched_at: opt_i64(r, "dispatched_at"),
-        resolved_at: opt_i64(r, "resolved_at"),
-        closed_at: opt_i64(r, "closed_at"),
-        closed_on_time: opt_i64(r, "closed_on_time").map(|v| v == 1),
-        rework_count: r.get("rework_count"),
-        escalation_level: r.get("escalation_level"),
-        escalated_to: opt_str(r, "escalated_to"),
-        overdue: r.get::<i64, _>("overdue") != 0,
-        merged_into: opt_str(r, "merged_into"),
-        support_count: r.get("support_count"),
+        id: r.text("id"),
+        org_path: OrgPath::from_db(r.text("org_path")),
+        household_id: r.text("household_id"),
+        building_id: r.opt_text("building_id"),
+        category: r.text("category"),
+        title: r.text("title"),
+        description: r.text("description"),
+        location: r.opt_text("location"),
+        anonymous: r.flag("anonymous"),
+        channel: r.text("channel"),
+        status: DemandStatus::parse(&r.text("status")).unwrap_or(DemandStatus::Submitted),
+        reporter_user_id: r.opt_text("reporter_user_id"),
+        created_by: r.text("created_by"),
+        created_at: r.int("created_at"),
+        updated_at: r.int("updated_at"),
+        version: r.int("version"),
+        urgency: r.text("urgency"),
+        assignee_user_id: r.opt_text("assignee_user_id"),
+        dispatch_deadline: r.opt_int("dispatch_deadline"),
+        feedback_deadline: r.opt_int("feedback_deadline"),
+        suspended_from: r
+            .opt_text("suspended_from")
+            .and_then(|s| DemandStatus::parse(&s)),
+        suspended_at: r.opt_int("suspended_at"),
+        remaining_minutes: r.opt_int("remaining_minutes"),
+        dispatched_at: r.opt_int("dispatched_at"),
+        resolved_at: r.opt_int("resolved_at"),
+        closed_at: r.opt_int("closed_at"),
+        closed_on_time: r.opt_int("closed_on_time").map(|v| v == 1),
+        rework_count: r.int("rework_count"),
+        escalation_level: r.int("escalation_level"),
+        escalated_to: r.opt_text("escalated_to"),
+        overdue: r.flag("overdue"),
+        merged_into: r.opt_text("merged_into"),
+        support_count: r.int("support_count"),
         rating,
     }
 }
@@ -299,11 +297,13 @@ pub async fn get_demand_tx(tx: &mut Tx, id: &str) -> AppResult<Option<DemandRow>
 }
 
 pub async fn get_demand(db: &Db, id: &str) -> AppResult<Option<DemandRow>> {
-    let r = sqlx::query(&format!("SELECT {COLS} FROM demands WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(db.reader())
+    let rows = db
+        .rows(
+            format!("SELECT {COLS} FROM demands WHERE id = $1"),
+            vec![id.into()],
+        )
         .await?;
-    Ok(r.as_ref().map(demand_from))
+    Ok(rows.first().as_ref().map(demand_from))
 }
 
 #[derive(Default)]
@@ -338,18 +338,21 @@ pub async fn list_demands(
          WHERE ($1 = '' OR id < $1) AND ($3 = '' OR status = $3) AND ($4 = '' OR category = $4) AND {scope}
          ORDER BY id DESC LIMIT $2"
     );
-    let mut q = sqlx::query(&sql)
-        .bind(before_id.unwrap_or("").to_string())
-        .bind(limit)
-        .bind(filter.status.map(|s| s.as_str()).unwrap_or("").to_string())
-        .bind(filter.category.clone().unwrap_or_default());
+    let mut args: Vec<Val> = vec![
+        before_id.unwrap_or("").into(),
+        limit.into(),
+        filter.status.map(|s| s.as_str()).unwrap_or("").into(),
+        filter.category.clone().unwrap_or_default().into(),
+    ];
     for r in roots {
-        q = q.bind(r.as_str().to_string()).bind(r.subtree_end());
+        args.push(r.as_str().into());
+        args.push(r.subtree_end().into());
     }
-    Ok(q.fetch_all(db.reader())
+    Ok(db
+        .rows(sql, args)
         .await?
         .iter()
-        .map(demand_from)
+        .map(|r| demand_from(&r))
         .collect())
 }
 

@@ -58,6 +58,8 @@ pub struct Db {
     backend: Backend,
     /// SQLite: the group-committing writer every [`Tx`] runs on.
     group: Option<Arc<Group>>,
+    /// SQLite in a file: the lean readers of [`Db::rows`].
+    lean: Option<Arc<crate::rows::SqliteReaders>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -500,6 +502,7 @@ impl Db {
                 write,
                 backend: Backend::Sqlite,
                 group: Some(Arc::new(Group::new(conn))),
+                lean: sqlite_path(&url).map(|p| Arc::new(crate::rows::SqliteReaders::new(p))),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = AnyPoolOptions::new()
@@ -513,6 +516,7 @@ impl Db {
                 write: pool,
                 backend: Backend::Postgres,
                 group: None,
+                lean: None,
             })
         } else {
             Err(AppError::internal(
@@ -528,6 +532,29 @@ impl Db {
     /// The pool for reads outside a transaction.
     pub fn reader(&self) -> &AnyPool {
         &self.read
+    }
+
+    /// One read through the lean path (see [`crate::rows`]): on a SQLite
+    /// file a cached prepared statement on a plain connection, one hop to
+    /// the blocking pool; elsewhere through sqlx. `sql` uses `$n`
+    /// placeholders for `args`, as everywhere.
+    pub async fn rows(
+        &self,
+        sql: impl Into<String>,
+        args: Vec<Val>,
+    ) -> AppResult<crate::rows::Rows> {
+        let sql = sql.into();
+        // The statement counter (tests, bench) listens for sqlx's events.
+        tracing::debug!(target: "sqlx::query", summary = "lean read", db.statement = %sql);
+        match &self.lean {
+            Some(readers) => readers.clone().read_async(sql, args).await,
+            None => {
+                let rows = bind_all(sqlx::query(&sql), &args)
+                    .fetch_all(&self.read)
+                    .await?;
+                Ok(crate::rows::from_any(rows))
+            }
+        }
     }
 
     /// The pool for a single write outside a transaction. On SQLite this is

@@ -22,6 +22,7 @@ pub mod page;
 pub mod personal;
 pub mod principal;
 pub mod ratelimit;
+pub mod rows;
 pub mod shell;
 pub mod text;
 pub mod web;

@@ -4,6 +4,7 @@ use crate::model::{NewNode, NewResident, OrgKind, Tenure};
 use kernel::crypto::FieldCipher;
 use kernel::db::opt_str;
 use kernel::id::new_id;
+use kernel::rows::Columns;
 use kernel::{AppError, AppResult, Db, OrgPath, Tx};
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -22,24 +23,26 @@ pub struct NodeRow {
 
 const NODE_COLS: &str = "id, parent_id, kind, code, name, org_path, version";
 
-fn node_from(r: &AnyRow) -> NodeRow {
+fn node_from(r: &impl Columns) -> NodeRow {
     NodeRow {
-        id: r.get("id"),
-        parent_id: opt_str(r, "parent_id"),
-        kind: OrgKind::parse(&r.get::<String, _>("kind")).unwrap_or(OrgKind::Household),
-        code: r.get("code"),
-        name: r.get("name"),
-        org_path: OrgPath::from_db(r.get("org_path")),
-        version: r.get("version"),
+        id: r.text("id"),
+        parent_id: r.opt_text("parent_id"),
+        kind: OrgKind::parse(&r.text("kind")).unwrap_or(OrgKind::Household),
+        code: r.text("code"),
+        name: r.text("name"),
+        org_path: OrgPath::from_db(r.text("org_path")),
+        version: r.int("version"),
     }
 }
 
 pub async fn get_node(db: &Db, id: &str) -> AppResult<Option<NodeRow>> {
-    let r = sqlx::query(&format!("SELECT {NODE_COLS} FROM org_nodes WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(db.reader())
+    let rows = db
+        .rows(
+            format!("SELECT {NODE_COLS} FROM org_nodes WHERE id = $1"),
+            vec![id.into()],
+        )
         .await?;
-    Ok(r.as_ref().map(node_from))
+    Ok(rows.first().as_ref().map(node_from))
 }
 
 pub async fn get_node_tx(tx: &mut Tx, id: &str) -> AppResult<Option<NodeRow>> {
@@ -71,14 +74,12 @@ pub async fn ancestors(db: &Db, path: &OrgPath) -> AppResult<Vec<NodeRow>> {
         "SELECT {NODE_COLS} FROM org_nodes WHERE org_path IN ({}) ORDER BY org_path",
         placeholders.join(", ")
     );
-    let mut q = sqlx::query(&sql);
-    for p in &paths {
-        q = q.bind(p.as_str().to_string());
-    }
-    Ok(q.fetch_all(db.reader())
+    let args = paths.iter().map(|p| p.as_str().into()).collect();
+    Ok(db
+        .rows(sql, args)
         .await?
         .iter()
-        .map(node_from)
+        .map(|r| node_from(&r))
         .collect())
 }
 

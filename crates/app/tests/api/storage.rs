@@ -277,3 +277,59 @@ async fn a_second_demo_start_does_not_duplicate() {
         cases::catalogue::DEFAULTS.len()
     );
 }
+
+/// `Db::rows` (the lean read path: its own connections on SQLite, sqlx on
+/// PostgreSQL) reads what a committed transaction wrote at once, binds
+/// `$n` by number (reused, out of order), and gives NULL, integers and
+/// text the same on both backends.
+#[tokio::test]
+async fn lean_reads_see_committed_writes_and_bind_by_number() {
+    use kernel::rows::Columns;
+    let (db, _dir) = fresh_db().await;
+    for (i, note) in [(1_i64, Some("一")), (2, None), (3, Some("三"))] {
+        let mut tx = db.begin().await.unwrap();
+        sqlx::query("INSERT INTO calendar_days (day, kind, note) VALUES ($1, 'holiday', $2)")
+            .bind(format!("2031-01-0{i}"))
+            .bind(note)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        // Visible to the very next lean read: commit returned after COMMIT.
+        let n = db
+            .rows(
+                "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM calendar_days WHERE day LIKE '2031-%'",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(n.first().unwrap().int("n"), i);
+    }
+    let rows = db
+        .rows(
+            "SELECT day, note, CAST(LENGTH(day) AS BIGINT) AS len FROM calendar_days
+             WHERE day >= $2 AND (note IS NULL OR note <> $1) AND day <> $1 ORDER BY day",
+            vec!["三".into(), "2031-01-01".into()],
+        )
+        .await
+        .unwrap();
+    let got: Vec<(String, Option<String>, i64)> = rows
+        .iter()
+        .map(|r| (r.text("day"), r.opt_text("note"), r.int("len")))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("2031-01-01".to_string(), Some("一".to_string()), 10),
+            ("2031-01-02".to_string(), None, 10),
+        ]
+    );
+    assert!(db
+        .rows(
+            "SELECT day FROM calendar_days WHERE day = $1",
+            vec!["none".into()]
+        )
+        .await
+        .unwrap()
+        .is_empty());
+}

@@ -1,0 +1,404 @@
+//! The lean read path for the hottest queries ([`crate::db::Db::rows`]).
+//!
+//! sqlx's SQLite driver runs each connection on a thread of its own and
+//! sends every statement there and every row back through channels; the
+//! `Any` driver then copies each row once more. Profiles of the list and
+//! filing paths showed more time in those thread hand-offs (futex wake-ups)
+//! and copies than in SQLite itself. Here a read is one hop to the blocking
+//! pool, where a plain SQLite connection (rusqlite, the same linked SQLite
+//! sqlx uses) runs a cached prepared statement and collects all the rows.
+//! On PostgreSQL (and an in-memory SQLite) the same call goes through sqlx:
+//! the SQL text, with `$n` placeholders, is the same for both.
+
+use crate::db::Val;
+use crate::error::{AppError, AppResult};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+/// One column value of a row read through [`crate::db::Db::rows`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+/// The rows of one read: column names and the values, row after row.
+#[derive(Debug, Default)]
+pub struct Rows {
+    names: Vec<String>,
+    values: Vec<Value>,
+    /// Where the last column lookup matched: callers read the columns of
+    /// each row in about the order they were selected, so the next lookup
+    /// starts just after it and usually matches at the first try.
+    cursor: std::cell::Cell<usize>,
+}
+
+impl Rows {
+    pub fn len(&self) -> usize {
+        if self.names.is_empty() {
+            0
+        } else {
+            self.values.len() / self.names.len()
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = RowRef<'_>> {
+        (0..self.len()).map(move |i| RowRef { rows: self, row: i })
+    }
+
+    pub fn first(&self) -> Option<RowRef<'_>> {
+        self.iter().next()
+    }
+
+    fn column(&self, name: &str) -> usize {
+        let n = self.names.len();
+        let start = self.cursor.get();
+        for k in 0..n {
+            let i = (start + k) % n;
+            if self.names[i] == name {
+                self.cursor.set(i + 1);
+                return i;
+            }
+        }
+        panic!("no column {name:?} in the result (a query and its reader disagree)")
+    }
+}
+
+/// One row of [`Rows`].
+#[derive(Clone, Copy)]
+pub struct RowRef<'a> {
+    rows: &'a Rows,
+    row: usize,
+}
+
+impl RowRef<'_> {
+    pub fn value(&self, col: &str) -> &Value {
+        let i = self.rows.column(col);
+        &self.rows.values[self.row * self.rows.names.len() + i]
+    }
+}
+
+/// Typed column reads, the same for a sqlx row and a lean row, so one
+/// mapping function serves both paths. A column that is missing or of the
+/// wrong type is a bug in the query, and panics like sqlx's `Row::get`.
+pub trait Columns {
+    fn opt_int(&self, col: &str) -> Option<i64>;
+    fn opt_text(&self, col: &str) -> Option<String>;
+
+    fn int(&self, col: &str) -> i64 {
+        self.opt_int(col)
+            .unwrap_or_else(|| panic!("column {col:?} is NULL"))
+    }
+
+    fn text(&self, col: &str) -> String {
+        self.opt_text(col)
+            .unwrap_or_else(|| panic!("column {col:?} is NULL"))
+    }
+
+    /// A 0/1 flag column (NULL reads as false).
+    fn flag(&self, col: &str) -> bool {
+        self.opt_int(col).is_some_and(|v| v != 0)
+    }
+}
+
+impl Columns for RowRef<'_> {
+    fn opt_int(&self, col: &str) -> Option<i64> {
+        match self.value(col) {
+            Value::Null => None,
+            Value::Int(i) => Some(*i),
+            v => panic!("column {col:?} is not an integer: {v:?}"),
+        }
+    }
+
+    fn opt_text(&self, col: &str) -> Option<String> {
+        match self.value(col) {
+            Value::Null => None,
+            Value::Text(s) => Some(s.clone()),
+            v => panic!("column {col:?} is not text: {v:?}"),
+        }
+    }
+}
+
+impl Columns for AnyRow {
+    fn opt_int(&self, col: &str) -> Option<i64> {
+        self.get::<Option<i64>, _>(col)
+    }
+
+    fn opt_text(&self, col: &str) -> Option<String> {
+        self.get::<Option<String>, _>(col)
+    }
+}
+
+/// Converts sqlx rows (the PostgreSQL path) into [`Rows`].
+pub(crate) fn from_any(rows: Vec<AnyRow>) -> Rows {
+    use sqlx::Column;
+    let Some(first) = rows.first() else {
+        return Rows::default();
+    };
+    let names: Vec<String> = first
+        .columns()
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect();
+    let mut values = Vec::with_capacity(names.len() * rows.len());
+    for r in &rows {
+        for i in 0..names.len() {
+            values.push(any_value(r, i));
+        }
+    }
+    Rows {
+        names,
+        values,
+        cursor: Default::default(),
+    }
+}
+
+fn any_value(r: &AnyRow, i: usize) -> Value {
+    if let Ok(v) = r.try_get::<Option<i64>, _>(i) {
+        return v.map_or(Value::Null, Value::Int);
+    }
+    if let Ok(v) = r.try_get::<Option<String>, _>(i) {
+        return v.map_or(Value::Null, Value::Text);
+    }
+    if let Ok(v) = r.try_get::<Option<i32>, _>(i) {
+        return v.map_or(Value::Null, |v| Value::Int(v.into()));
+    }
+    if let Ok(v) = r.try_get::<Option<f64>, _>(i) {
+        return v.map_or(Value::Null, Value::Real);
+    }
+    if let Ok(v) = r.try_get::<Option<bool>, _>(i) {
+        return v.map_or(Value::Null, |v| Value::Int(v.into()));
+    }
+    match r.try_get::<Option<Vec<u8>>, _>(i) {
+        Ok(Some(b)) => Value::Blob(b),
+        _ => Value::Null,
+    }
+}
+
+/// The lean SQLite readers: a few plain connections to the file, opened on
+/// first use, each used by one blocking-pool thread at a time.
+pub(crate) struct SqliteReaders {
+    path: PathBuf,
+    conns: OnceLock<Result<Vec<Mutex<rusqlite::Connection>>, String>>,
+    next: AtomicUsize,
+    /// One per connection: a read waits here (not on a blocking-pool thread
+    /// parked on a connection's lock), so there are never more threads at
+    /// work than connections.
+    permits: tokio::sync::Semaphore,
+}
+
+/// As many as the floor's readers: more only queue on two cores.
+const READERS: usize = 4;
+/// Prepared statements kept per connection (each distinct SQL text is one;
+/// scopes with several roots make a few variants of a query).
+const STATEMENT_CACHE: usize = 256;
+
+impl SqliteReaders {
+    pub(crate) fn new(path: PathBuf) -> SqliteReaders {
+        SqliteReaders {
+            path,
+            conns: OnceLock::new(),
+            next: AtomicUsize::new(0),
+            permits: tokio::sync::Semaphore::new(READERS),
+        }
+    }
+
+    /// Runs one read on the blocking pool, once a connection is free.
+    pub(crate) async fn read_async(
+        self: std::sync::Arc<Self>,
+        sql: String,
+        args: Vec<Val>,
+    ) -> AppResult<Rows> {
+        let permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| AppError::internal(format!("lean read: {e}")))?;
+        let readers = self.clone();
+        let rows = tokio::task::spawn_blocking(move || readers.read(&sql, &args))
+            .await
+            .map_err(|e| AppError::internal(format!("lean read: {e}")))?;
+        drop(permit);
+        rows
+    }
+
+    fn open(&self) -> Result<Vec<Mutex<rusqlite::Connection>>, String> {
+        use rusqlite::OpenFlags;
+        (0..READERS)
+            .map(|_| {
+                let c = rusqlite::Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_WRITE
+                        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                        | OpenFlags::SQLITE_OPEN_URI,
+                )
+                .map_err(|e| format!("open {}: {e}", self.path.display()))?;
+                // Readers never write: query_only makes sure of it.
+                c.execute_batch("PRAGMA busy_timeout=10000; PRAGMA query_only=1;")
+                    .map_err(|e| format!("set up {}: {e}", self.path.display()))?;
+                c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+                without_stat4(&c);
+                Ok(Mutex::new(c))
+            })
+            .collect()
+    }
+
+    /// Runs one read on a free connection (blocking: call it on the
+    /// blocking pool).
+    pub(crate) fn read(&self, sql: &str, args: &[Val]) -> AppResult<Rows> {
+        let conns = self
+            .conns
+            .get_or_init(|| self.open())
+            .as_ref()
+            .map_err(|e| AppError::internal(e.clone()))?;
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let guard = (0..conns.len())
+            .find_map(|k| conns[(start + k) % conns.len()].try_lock().ok())
+            .map(Ok)
+            .unwrap_or_else(|| conns[start % conns.len()].lock())
+            .unwrap_or_else(|e| e.into_inner());
+        run(&guard, sql, args).map_err(|e| AppError::internal(format!("{e}: {sql}")))
+    }
+}
+
+/// The planner of this connection ignores `sqlite_stat4` (STAT4, which the
+/// bundled SQLite is built with). With STAT4 data a prepared statement
+/// whose bound value meets a sampled column is prepared anew whenever that
+/// value changes — and every request binds its own session id, path or id:
+/// the cached statements were parsed and planned again each time (15% of a
+/// list request's time). The lean reads are point and range lookups on
+/// unique or leading index columns, which `sqlite_stat1` plans alike.
+fn without_stat4(c: &rusqlite::Connection) {
+    /// `SQLITE_Stat4` of sqlite3.c's optimisation flags (a value its own
+    /// test suite pins).
+    const SQLITE_STAT4: std::ffi::c_uint = 0x0000_0800;
+    // SAFETY: the handle is this open connection's, used by this thread
+    // only; the call sets the connection's disabled-optimisations mask.
+    unsafe {
+        rusqlite::ffi::sqlite3_test_control(
+            rusqlite::ffi::SQLITE_TESTCTRL_OPTIMIZATIONS,
+            c.handle(),
+            SQLITE_STAT4,
+        );
+    }
+}
+
+fn run(conn: &rusqlite::Connection, sql: &str, args: &[Val]) -> rusqlite::Result<Rows> {
+    use rusqlite::types::ValueRef;
+    let mut stmt = conn.prepare_cached(sql)?;
+    // `$n` is a named parameter to SQLite: bind by the number in its name,
+    // as sqlx does, so a text may use its values in any order or twice.
+    for i in 1..=stmt.parameter_count() {
+        let n = match stmt.parameter_name(i) {
+            Some(name) => name
+                .strip_prefix('$')
+                .and_then(|d| d.parse::<usize>().ok())
+                .unwrap_or(i),
+            None => i,
+        };
+        match args.get(n - 1) {
+            Some(Val::Int(Some(v))) => stmt.raw_bind_parameter(i, *v)?,
+            Some(Val::Text(Some(v))) => stmt.raw_bind_parameter(i, v.as_str())?,
+            Some(Val::Int(None) | Val::Text(None)) | None => {
+                stmt.raw_bind_parameter(i, rusqlite::types::Null)?
+            }
+        }
+    }
+    let names: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
+    let width = names.len();
+    let mut values = Vec::new();
+    let mut rows = stmt.raw_query();
+    while let Some(row) = rows.next()? {
+        for c in 0..width {
+            values.push(match row.get_ref(c)? {
+                ValueRef::Null => Value::Null,
+                ValueRef::Integer(i) => Value::Int(i),
+                ValueRef::Real(f) => Value::Real(f),
+                ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+            });
+        }
+    }
+    Ok(Rows {
+        names,
+        values,
+        cursor: Default::default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows() -> Rows {
+        Rows {
+            names: vec!["id".into(), "n".into(), "note".into()],
+            values: vec![
+                Value::Text("a".into()),
+                Value::Int(1),
+                Value::Null,
+                Value::Text("b".into()),
+                Value::Int(2),
+                Value::Text("x".into()),
+            ],
+            cursor: Default::default(),
+        }
+    }
+
+    #[test]
+    fn columns_are_found_in_any_order() {
+        let r = rows();
+        assert_eq!(r.len(), 2);
+        let second = r.iter().nth(1).unwrap();
+        assert_eq!(second.opt_text("note").as_deref(), Some("x"));
+        assert_eq!(second.text("id"), "b");
+        assert_eq!(second.int("n"), 2);
+        assert_eq!(second.text("id"), "b");
+        let first = r.first().unwrap();
+        assert_eq!(first.opt_text("note"), None);
+        assert!(first.flag("n"));
+    }
+
+    #[test]
+    #[should_panic(expected = "no column")]
+    fn a_missing_column_is_a_bug() {
+        rows().first().unwrap().int("missing");
+    }
+
+    #[test]
+    fn dollar_placeholders_bind_by_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "PRAGMA journal_mode=WAL; CREATE TABLE t (a INTEGER, b TEXT);
+             INSERT INTO t VALUES (1, 'x'), (2, 'y'), (3, NULL);",
+        )
+        .unwrap();
+        let readers = SqliteReaders::new(path);
+        let got = readers
+            .read(
+                "SELECT a, b FROM t WHERE a >= $2 AND (b = $1 OR $1 = '' OR b IS NULL) ORDER BY a",
+                &[Val::from(""), Val::from(2)],
+            )
+            .unwrap();
+        let all: Vec<(i64, Option<String>)> =
+            got.iter().map(|r| (r.int("a"), r.opt_text("b"))).collect();
+        assert_eq!(all, vec![(2, Some("y".into())), (3, None)]);
+        let got = readers
+            .read("SELECT a FROM t WHERE b = $1", &[Val::from("x")])
+            .unwrap();
+        assert_eq!(got.first().unwrap().int("a"), 1);
+        assert!(readers.read("INSERT INTO t VALUES (4, 'z')", &[]).is_err());
+    }
+}
