@@ -5,6 +5,9 @@
 //! backends; where dialects differ a store matches on [`Db::backend`] and
 //! writes both forms side by side. Times are BIGINT Unix milliseconds and ids
 //! UUIDv7 text, so values look the same in either database.
+//! The hottest reads go through [`Db::rows`] instead (see [`crate::rows`]):
+//! the same SQL text, on SQLite run on plain connections without sqlx's
+//! per-statement thread hand-offs.
 //!
 //! SQLite gets one writer connection (writes are serialised in-process, so no
 //! transaction ever meets SQLITE_BUSY from a sibling) and several readers in
