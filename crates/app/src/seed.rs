@@ -505,9 +505,9 @@ fn load_sqlite(
     // first, from the load's page cache.
     meter.say("analysing the primary keys");
     conn.analyze_kept_indexes()?;
-    // Index builds sort in runs of the cache's size: small runs sort faster
-    // (they fit the CPU caches) than one huge list, and the table pages
-    // stream through the OS cache anyway.
+    // The index builds need little page cache: the table pages stream
+    // through the OS cache, and sort memory of 16, 64 or 512 MiB built the
+    // street indexes equally fast (measured).
     conn.exec("PRAGMA cache_size = -16384")?;
     conn.rebuild_indexes(|name| meter.say(&format!("index {name}")))?;
     conn.analyze_other_tables()?;
