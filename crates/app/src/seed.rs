@@ -676,6 +676,18 @@ impl Drop for Row<'_> {
 /// Filings by (Shanghai day, category, channel).
 type Filings = BTreeMap<(i64, String, String), i64>;
 
+/// What one open level of the tree (city … household) has counted so far:
+/// its rollup rows, written when the level is left and then added to its
+/// parent's.
+#[derive(Default)]
+struct Level {
+    path: String,
+    counts: BTreeMap<i64, Counts>,
+    filings: Filings,
+    /// Open demands by the day of their feedback deadline.
+    open: BTreeMap<i64, cases::rollup::OpenCounts>,
+}
+
 /// Tables in the order their rows must be written (parents first).
 struct Tables {
     nodes: Table,
@@ -687,6 +699,8 @@ struct Tables {
     events: Table,
     rollups: Table,
     filings: Table,
+    monthly: Table,
+    open: Table,
 }
 
 impl Tables {
@@ -703,6 +717,8 @@ impl Tables {
             events: Table::new("INSERT INTO demand_events (id, demand_id, at_ms, actor_id, action, from_status, to_status, note, detail)"),
             rollups: Table::new("INSERT INTO demand_rollups (node_path, day, rated, contacted, resolved, satisfied, due, suspended, closed, closed_on_time, handled, rework, fed_back_late, escalated)"),
             filings: Table::new("INSERT INTO demand_filings (node_path, day, category, channel, n)"),
+            monthly: Table::new("INSERT INTO demand_filings_monthly (node_path, month, category, channel, n)"),
+            open: Table::new("INSERT INTO demand_open (node_path, day, open, overdue, escalated, awaiting_feedback)"),
         }
     }
 
@@ -716,10 +732,12 @@ impl Tables {
             + self.events.rows
             + self.rollups.rows
             + self.filings.rows
+            + self.monthly.rows
+            + self.open.rows
     }
 
     fn drain(&mut self) -> (Vec<TableRows>, u64) {
-        let mut out = Vec::with_capacity(9);
+        let mut out = Vec::with_capacity(11);
         let mut n = 0;
         for t in [
             &mut self.nodes,
@@ -731,6 +749,8 @@ impl Tables {
             &mut self.events,
             &mut self.rollups,
             &mut self.filings,
+            &mut self.monthly,
+            &mut self.open,
         ] {
             if t.rows > 0 {
                 n += t.rows;
@@ -775,7 +795,7 @@ struct Generator {
     /// Per level of the current path (city … household): its path and counts by day.
     /// Per open level: its path, its counts by day and its filings by
     /// (day, category, channel).
-    rollup_stack: Vec<(String, BTreeMap<i64, Counts>, Filings)>,
+    rollup_stack: Vec<Level>,
     /// Extra demands per resident in the last year of the focus district.
     focus_rate: f64,
     phase: String,
@@ -982,11 +1002,7 @@ impl Generator {
     fn world(&mut self) {
         let shape = self.shape;
         let city = self.node(None, "city", "141100", "吕梁市");
-        self.rollup_stack.push((
-            city.path.as_str().to_string(),
-            BTreeMap::new(),
-            BTreeMap::new(),
-        ));
+        self.push_level(&city);
         let hotline = self.staff("seed-hotline", "12345热线接入", Role::CityAdmin, &city);
         let _ = self.staff("seed-city", "吕梁市 管理员", Role::CityAdmin, &city);
         for (di, (dcode, dname, urban)) in DISTRICTS.iter().take(shape.districts).enumerate() {
@@ -1073,16 +1089,20 @@ impl Generator {
     }
 
     fn push_level(&mut self, n: &Node) {
-        self.rollup_stack.push((
-            n.path.as_str().to_string(),
-            BTreeMap::new(),
-            BTreeMap::new(),
-        ));
+        self.rollup_stack.push(Level {
+            path: n.path.as_str().to_string(),
+            ..Default::default()
+        });
     }
 
     /// Leaves a node: writes its rollup rows and adds its counts to its parent's.
     fn pop_level(&mut self) {
-        let (path, counts, filings) = self.rollup_stack.pop().expect("balanced levels");
+        let Level {
+            path,
+            counts,
+            filings,
+            open,
+        } = self.rollup_stack.pop().expect("balanced levels");
         for (day, c) in &counts {
             self.t
                 .rollups
@@ -1103,6 +1123,7 @@ impl Generator {
                 .int(c.escalated);
             self.report.rollup_rows += 1;
         }
+        let mut monthly: BTreeMap<(i64, &str, &str), i64> = BTreeMap::new();
         for ((day, category, channel), n) in &filings {
             self.t
                 .filings
@@ -1112,29 +1133,67 @@ impl Generator {
                 .text(category)
                 .text(channel)
                 .int(*n);
+            *monthly
+                .entry((cases::rollup::month_of(*day), category, channel))
+                .or_default() += n;
             self.report.rollup_rows += 1;
         }
-        if let Some((_, parent, parent_filings)) = self.rollup_stack.last_mut() {
+        for ((month, category, channel), n) in monthly {
+            self.t
+                .monthly
+                .row()
+                .text(&path)
+                .int(month)
+                .text(category)
+                .text(channel)
+                .int(n);
+            self.report.rollup_rows += 1;
+        }
+        for (day, c) in &open {
+            self.t
+                .open
+                .row()
+                .text(&path)
+                .int(*day)
+                .int(c.open)
+                .int(c.overdue)
+                .int(c.escalated)
+                .int(c.awaiting_feedback);
+            self.report.rollup_rows += 1;
+        }
+        if let Some(parent) = self.rollup_stack.last_mut() {
             for (day, c) in counts {
-                parent.entry(day).or_default().add(&c);
+                parent.counts.entry(day).or_default().add(&c);
             }
             for (k, n) in filings {
-                *parent_filings.entry(k).or_default() += n;
+                *parent.filings.entry(k).or_default() += n;
+            }
+            for (day, c) in open {
+                parent.open.entry(day).or_default().add(&c);
             }
         }
         self.maybe_flush();
     }
 
     fn count(&mut self, day: i64, c: &Counts) {
-        if let Some((_, top, _)) = self.rollup_stack.last_mut() {
-            top.entry(day).or_default().add(c);
+        if let Some(top) = self.rollup_stack.last_mut() {
+            top.counts.entry(day).or_default().add(c);
         }
     }
 
     fn count_filing(&mut self, day: i64, category: &str, channel: &str) {
-        if let Some((_, _, top)) = self.rollup_stack.last_mut() {
-            *top.entry((day, category.to_string(), channel.to_string()))
+        if let Some(top) = self.rollup_stack.last_mut() {
+            *top.filings
+                .entry((day, category.to_string(), channel.to_string()))
                 .or_default() += 1;
+        }
+    }
+
+    fn count_open(&mut self, row: &cases::store::DemandRow) {
+        if let Some((day, c)) = cases::rollup::open_contribution(row) {
+            if let Some(top) = self.rollup_stack.last_mut() {
+                top.open.entry(day).or_default().add(&c);
+            }
         }
     }
 
@@ -1570,6 +1629,7 @@ impl Generator {
             &row.category,
             &row.channel,
         );
+        self.count_open(&row);
 
         let r = &row;
         let rating = r.rating.as_ref();

@@ -400,10 +400,13 @@ pub async fn file_demand(ctx: &Ctx, p: &Principal, b: &NewDemandBody) -> AppResu
         now,
     );
     crate::notices::push_filed(&mut w, &row, &p.user_id, now);
+    let mut tally = crate::rollup::Tally::new();
+    tally.filing(&row);
     crate::intake::write(
         ctx,
         crate::intake::Filing {
             writes: w,
+            tally,
             audit: crate::intake::Record {
                 at_ms: now,
                 actor_id: p.user_id.clone(),

@@ -773,6 +773,7 @@ pub async fn sweep(ctx: &Ctx) -> AppResult<SweepReport> {
         let Some(mut d) = store::get_demand(&ctx.db, &id).await? else {
             continue;
         };
+        let before = d.clone();
         let expected = d.version;
         let expected_level = d.escalation_level;
         d.overdue = true;
@@ -797,6 +798,8 @@ pub async fn sweep(ctx: &Ctx) -> AppResult<SweepReport> {
             &json!({"level": d.escalation_level, "to": d.escalated_to, "overdue": true}),
         )
         .await?;
+        // The open counters count the overdue flag and the escalation.
+        crate::rollup::apply(&mut tx, Some(&before), &d).await?;
         crate::rollup::count_event(&mut tx, &d.org_path, "escalate", now, expected_level == 0)
             .await?;
         audit::record(

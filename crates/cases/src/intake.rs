@@ -1,5 +1,5 @@
 //! Writing filings under load. A filing is a handful of rows (the demand,
-//! its first event, the filings rollup, the notice, the audit row). On
+//! its first event, the rollup counts, the notice, the audit row). On
 //! SQLite every write goes through one connection shared by the whole
 //! server, and what bounds it is the round trips to that connection, not
 //! the rows. So filings that arrive while others are being written queue,
@@ -11,6 +11,7 @@
 //! A request with an `Idempotency-Key` is written on its own: the key is
 //! bound inside the request's own task (`kernel::idempotency::bind`).
 
+use crate::rollup::Tally;
 use kernel::audit::{self, AuditEntry};
 use kernel::db::Writes;
 use kernel::{AppError, AppResult, Ctx};
@@ -23,9 +24,13 @@ const MAX_BATCH: usize = 128;
 /// connection prepares once and keeps (so only a few such texts exist).
 const PER_TRIP: usize = 8;
 
-/// The writes of one filing and the audit entry that records them.
+/// The writes of one filing, its rollup counts and the audit entry that
+/// records them.
 pub struct Filing {
     pub writes: Writes,
+    /// Merged with the batch's others: the street's, district's and city's
+    /// rollup rows are written once per batch, not once per filing.
+    pub tally: Tally,
     pub audit: Record,
 }
 
@@ -71,13 +76,9 @@ struct Queue {
 pub async fn write(ctx: &Ctx, filing: Filing) -> AppResult<()> {
     if kernel::idempotency::has_unbound_key() {
         let mut tx = ctx.db.begin().await?;
-        audit::record_with(
-            &mut tx,
-            ctx.db.backend(),
-            filing.audit.entry(),
-            filing.writes,
-        )
-        .await?;
+        let mut writes = filing.writes;
+        filing.tally.push(&mut writes);
+        audit::record_with(&mut tx, ctx.db.backend(), filing.audit.entry(), writes).await?;
         tx.commit().await?;
         return Ok(());
     }
@@ -191,8 +192,9 @@ async fn write_batch(ctx: &Ctx, jobs: Vec<Job>) {
     }
 }
 
-/// The filings' rows first, then the audit chain's head and their audit
-/// rows (on PostgreSQL the head's lock is held only for that last part).
+/// The filings' rows first, then their rollup counts merged, then the
+/// audit chain's head and their audit rows (on PostgreSQL the head's lock
+/// is held only for that last part).
 async fn write_all(ctx: &Ctx, jobs: &[Job]) -> Result<(), Failed> {
     let mut tx = ctx.db.begin().await.map_err(Failed::Transaction)?;
     for trip in jobs.chunks(PER_TRIP) {
@@ -204,6 +206,11 @@ async fn write_all(ctx: &Ctx, jobs: &[Job]) -> Result<(), Failed> {
             .await
             .map_err(|e| Failed::Statement(e.into()))?;
     }
+    let mut tally = Tally::new();
+    for j in jobs {
+        tally.merge(&j.filing.tally);
+    }
+    tally.write(&mut tx).await.map_err(Failed::Statement)?;
     let mut head = audit::head(&mut tx, ctx.db.backend())
         .await
         .map_err(Failed::Transaction)?;

@@ -236,7 +236,8 @@ pub struct Filing<'a> {
     pub created_by: &'a str,
 }
 
-/// Inserts the demand and its first event (submitted).
+/// Inserts the demand and its first event (submitted), and counts it in
+/// the rollups.
 pub async fn insert_demand(
     tx: &mut Tx,
     d: &NewDemand,
@@ -245,12 +246,16 @@ pub async fn insert_demand(
 ) -> AppResult<DemandRow> {
     let mut w = Writes::new();
     let row = push_demand(&mut w, d, f, now);
+    let mut t = crate::rollup::Tally::new();
+    t.filing(&row);
+    t.push(&mut w);
     w.run(tx).await?;
     Ok(row)
 }
 
-/// Adds the writes of a new demand (the row, its first event, the filings
-/// rollup) to `w`; the row as it will be.
+/// Adds the writes of a new demand (the row, its first event) to `w`; the
+/// row as it will be. The rollups are the caller's: `Tally::filing` (the
+/// filing writer merges those of a batch).
 pub fn push_demand(w: &mut Writes, d: &NewDemand, f: &Filing<'_>, now: i64) -> DemandRow {
     let id = new_id();
     w.push(
@@ -283,9 +288,7 @@ pub fn push_demand(w: &mut Writes, d: &NewDemand, f: &Filing<'_>, now: i64) -> D
     );
     // The row as inserted: built here rather than read back, one statement
     // less on the writer.
-    let row = DemandRow::filed(id, d, f, now);
-    crate::rollup::push_filing(w, &row);
-    row
+    DemandRow::filed(id, d, f, now)
 }
 
 pub async fn get_demand_tx(tx: &mut Tx, id: &str) -> AppResult<Option<DemandRow>> {

@@ -7,7 +7,9 @@
 //! lists demands, finds the units of a league and keeps the weights.
 
 use crate::model::Weights;
-use kernel::db::opt_str;
+use cases::rollup::{day_of, filing_spans, FilingSpans};
+use kernel::db::{opt_str, Val};
+use kernel::rows::Columns;
 use kernel::{AppError, AppResult, Db, OrgPath, Tx};
 use org::model::OrgKind;
 use org::store::{scope_sql, NodeRow};
@@ -27,9 +29,6 @@ const LATE: &str =
      AND d.status NOT IN ('merged', 'rejected', 'suspended') \
      AND COALESCE(d.resolved_at, d.closed_at, $3) > d.feedback_deadline";
 
-const OPEN: &str =
-    "('submitted', 'accepted', 'dispatched', 'in_progress', 'returned', 'rework', 'suspended')";
-
 fn bind_roots<'q>(
     mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     roots: &[OrgPath],
@@ -40,25 +39,9 @@ fn bind_roots<'q>(
     q
 }
 
-/// The part of [`LATE`] the rollups cannot hold because it depends on now:
-/// demands not yet fed back (nor closed) whose deadline in `[$1, $2)` has
-/// passed (`$3`). The rest of LATE, the demands fed back after their
-/// deadline, is the rollups' `fed_back_late`. Its first condition repeats
-/// [`OPEN`]'s list so that the partial index `demands_open_now` (open demands
-/// only, migration 0081) serves it: only the scope's open demands are read.
-/// `feedback_deadline + 0` keeps the planner off `(status, feedback_deadline)`:
-/// at city scale it took that index for a month's deadlines and then read
-/// every matching row of the whole city from the table (0.6 s), where the
-/// partial index answers from the scope's open entries alone.
-/// `resolved` and `closed` are not listed: a resolved demand always has
-/// `resolved_at` and a closed one `closed_at` (every path to them sets it),
-/// and listing them would walk every closed demand of the period.
-const OPEN_LATE: &str = "d.status IN ('submitted', 'accepted', 'dispatched', 'in_progress', \
-     'returned', 'rework', 'suspended') AND d.status IN ('submitted', 'accepted', 'dispatched', 'in_progress', \
-     'returned', 'rework') AND d.resolved_at IS NULL AND d.closed_at IS NULL \
-     AND d.feedback_deadline + 0 >= $1 AND d.feedback_deadline + 0 < $2 AND d.feedback_deadline + 0 < $3";
-
 /// Filings per (bucket, category, channel); `day` is the bucket's first day.
+/// A bucket may come in more than one row (its whole months and its other
+/// days are read apart): add them up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VolumeRow {
     pub day: i64,
@@ -67,15 +50,48 @@ pub struct VolumeRow {
     pub n: i64,
 }
 
-/// `node_path IN ($first, …)` over the roots (disjoint subtrees: each
-/// root's rollup rows hold its whole subtree).
-fn node_in(roots: usize, first: usize) -> String {
-    let list: Vec<String> = (0..roots).map(|i| format!("${}", first + i)).collect();
-    format!("node_path IN ({})", list.join(", "))
+/// `column IN ($first, …)` over `n` values.
+fn in_list(column: &str, n: usize, first: usize) -> String {
+    let list: Vec<String> = (0..n).map(|i| format!("${}", first + i)).collect();
+    format!("{column} IN ({})", list.join(", "))
+}
+
+/// The filings of `nodes` over the days `[from, to)` as one UNION ALL
+/// query: whole months from `demand_filings_monthly`, the days around them
+/// from `demand_filings` (see [`FilingSpans`]). `select` gives each part's
+/// columns from its time column (`day` or `month`, both a day number: a
+/// month's is its first day), `group_by` its grouping (may be empty).
+fn filings_query(
+    spans: &FilingSpans,
+    nodes: &[&str],
+    select: impl Fn(&str) -> String,
+    group_by: &str,
+) -> (String, Vec<Val>) {
+    let mut parts = Vec::new();
+    let mut vals: Vec<Val> = Vec::new();
+    let mut part = |table: &str, col: &str, from: i64, to: i64| {
+        let first = vals.len() + 1;
+        parts.push(format!(
+            "SELECT {} FROM {table} WHERE {col} >= ${first} AND {col} < ${} AND {}{group_by}",
+            select(col),
+            first + 1,
+            in_list("node_path", nodes.len(), first + 2),
+        ));
+        vals.push(from.into());
+        vals.push(to.into());
+        vals.extend(nodes.iter().map(|n| Val::from(*n)));
+    };
+    for (from, to) in &spans.days {
+        part("demand_filings", "day", *from, *to);
+    }
+    if let Some((from, to)) = spans.months {
+        part("demand_filings_monthly", "month", from, to);
+    }
+    (parts.join(" UNION ALL "), vals)
 }
 
 /// Filings in the buckets (contiguous, sorted), by category and channel,
-/// from the `demand_filings` rollup: at most one row per node, day,
+/// from the filings rollups: at most one row per node, month or day,
 /// category and channel is read, whatever the number of demands.
 pub async fn volume(
     db: &Db,
@@ -88,51 +104,118 @@ pub async fn volume(
     if roots.is_empty() {
         return Ok(vec![]);
     }
-    // Bucket bounds are day numbers the server computed, not client text.
-    let mut case = String::from("CASE");
-    for b in buckets {
-        case.push_str(&format!(" WHEN day < {} THEN {}", b.to_day, b.from_day));
+    let cuts: Vec<i64> = buckets.iter().map(|b| b.to_day).collect();
+    let spans = filing_spans(first.from_day, last.to_day, &cuts);
+    if spans.days.is_empty() && spans.months.is_none() {
+        return Ok(vec![]);
     }
-    case.push_str(" END");
-    let sql = format!(
-        "SELECT {case} AS gday, category, channel, CAST(SUM(n) AS BIGINT) AS n FROM demand_filings
-         WHERE day >= $1 AND day < $2 AND {} GROUP BY 1, 2, 3",
-        node_in(roots.len(), 3)
-    );
-    let mut q = sqlx::query(&sql).bind(first.from_day).bind(last.to_day);
-    for r in roots {
-        q = q.bind(r.as_str().to_string());
-    }
-    Ok(q.fetch_all(db.reader())
+    // Bucket bounds are day numbers the server computed, not client text;
+    // a whole month lies in one bucket (the cuts), found by its first day.
+    let case = |col: &str| {
+        let mut case = String::from("CASE");
+        for b in buckets {
+            case.push_str(&format!(" WHEN {col} < {} THEN {}", b.to_day, b.from_day));
+        }
+        case.push_str(" END");
+        format!("{case} AS gday, category, channel, CAST(SUM(n) AS BIGINT) AS n")
+    };
+    let nodes: Vec<&str> = roots.iter().map(OrgPath::as_str).collect();
+    let (sql, vals) = filings_query(&spans, &nodes, case, " GROUP BY 1, 2, 3");
+    Ok(db
+        .rows(&sql, vals)
         .await?
         .iter()
         .map(|r| VolumeRow {
-            day: r.get("gday"),
-            category: r.get("category"),
-            channel: r.get("channel"),
-            n: r.get("n"),
+            day: r.int("gday"),
+            category: r.text("category"),
+            channel: r.text("channel"),
+            n: r.int("n"),
         })
         .collect())
 }
 
 /// The number of filings in the days `[from_day, to_day)`.
 pub async fn filed_total(db: &Db, roots: &[OrgPath], from_day: i64, to_day: i64) -> AppResult<i64> {
-    if roots.is_empty() {
+    if roots.is_empty() || from_day >= to_day {
         return Ok(0);
     }
-    let sql = format!(
-        "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM demand_filings WHERE day >= $1 AND day < $2 AND {}",
-        node_in(roots.len(), 3)
+    let spans = filing_spans(from_day, to_day, &[]);
+    let nodes: Vec<&str> = roots.iter().map(OrgPath::as_str).collect();
+    let (sql, vals) = filings_query(
+        &spans,
+        &nodes,
+        |_| "CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n".into(),
+        "",
     );
-    let mut q = sqlx::query(&sql).bind(from_day).bind(to_day);
-    for r in roots {
-        q = q.bind(r.as_str().to_string());
-    }
-    Ok(q.fetch_one(db.reader()).await?.get(0))
+    Ok(db.rows(&sql, vals).await?.iter().map(|r| r.int("n")).sum())
 }
 
+/// The first instant of a (Shanghai) day.
+fn day_start(day: i64) -> i64 {
+    day * 86_400_000 - 28_800_000
+}
+
+/// How to count the open demands whose deadline falls in `[from_ms, to_ms)`
+/// and has passed by `now_ms`: the whole days in there from `demand_open`
+/// (`days`), the instants around them from the demands themselves
+/// (`edges`, on `demands_open_deadline`: today's deadlines at most, and a
+/// period's part-days).
+#[derive(Debug, PartialEq, Eq)]
+struct LateSpans {
+    days: Option<(i64, i64)>,
+    edges: Vec<(i64, i64)>,
+}
+
+fn late_spans(from_ms: i64, to_ms: i64, now_ms: i64) -> LateSpans {
+    let end = to_ms.min(now_ms);
+    if end <= from_ms {
+        return LateSpans {
+            days: None,
+            edges: vec![],
+        };
+    }
+    let mut first = day_of(from_ms);
+    if day_start(first) < from_ms {
+        first += 1;
+    }
+    // Never the key of demands without a deadline.
+    let first = first.max(0);
+    let last = day_of(end);
+    if first >= last {
+        return LateSpans {
+            days: None,
+            edges: vec![(from_ms, end)],
+        };
+    }
+    LateSpans {
+        days: Some((first, last)),
+        edges: [(from_ms, day_start(first)), (day_start(last), end)]
+            .into_iter()
+            .filter(|(a, b)| a < b)
+            .collect(),
+    }
+}
+
+/// The part of [`LATE`] the rollups cannot hold because it depends on now:
+/// open demands not yet fed back (nor closed) whose deadline has passed.
+/// Their whole days are `demand_open`'s `awaiting_feedback`; this reads the
+/// rest, the instants `[$1, $2)` (all past) around those days. Its first
+/// condition repeats the open list of the partial index
+/// `demands_open_deadline` (migration 0082), which holds the open demands
+/// by deadline, so only the deadlines of those instants are read, city-wide,
+/// and `d.org_path || ''` keeps the planner off the scope's open entries
+/// (`demands_open_now`), which would read them all. `resolved` and `closed`
+/// are not listed: a resolved demand always has `resolved_at` and a closed
+/// one `closed_at` (every path to them sets it).
+const OPEN_LATE_EDGE: &str = "d.status IN ('submitted', 'accepted', 'dispatched', 'in_progress', \
+     'returned', 'rework', 'suspended') AND d.status IN ('submitted', 'accepted', 'dispatched', 'in_progress', \
+     'returned', 'rework') AND d.resolved_at IS NULL AND d.closed_at IS NULL \
+     AND d.feedback_deadline >= $1 AND d.feedback_deadline < $2";
+
 /// Open demands past a deadline in the period (see [`OPEN_LATE`]); add the
-/// rollups' `fed_back_late` for the whole 超期 count of [`LATE`].
+/// rollups' `fed_back_late` for the whole 超期 count of [`LATE`]. Whole days
+/// come from `demand_open`, so the cost does not grow with the open
+/// demands.
 pub async fn open_late(
     db: &Db,
     roots: &[OrgPath],
@@ -143,35 +226,67 @@ pub async fn open_late(
     if roots.is_empty() {
         return Ok(0);
     }
-    let sql = format!(
-        "SELECT COUNT(*) FROM demands d WHERE {OPEN_LATE} AND {}",
-        scope_sql("d.org_path", roots.len(), 4)
-    );
-    Ok(bind_roots(
-        sqlx::query(&sql).bind(from_ms).bind(to_ms).bind(now_ms),
-        roots,
-    )
-    .fetch_one(db.reader())
-    .await?
-    .get(0))
+    let spans = late_spans(from_ms, to_ms, now_ms);
+    let mut n = 0;
+    if let Some((from, to)) = spans.days {
+        let sql = format!(
+            "SELECT CAST(COALESCE(SUM(awaiting_feedback), 0) AS BIGINT) AS n FROM demand_open
+             WHERE day >= $1 AND day < $2 AND {}",
+            in_list("node_path", roots.len(), 3)
+        );
+        let mut vals: Vec<Val> = vec![from.into(), to.into()];
+        vals.extend(roots.iter().map(|r| Val::from(r.as_str())));
+        n += db
+            .rows(&sql, vals)
+            .await?
+            .iter()
+            .map(|r| r.int("n"))
+            .sum::<i64>();
+    }
+    for (from, to) in spans.edges {
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM demands d WHERE {OPEN_LATE_EDGE} AND {}",
+            scope_sql("(d.org_path || '')", roots.len(), 3)
+        );
+        let mut vals: Vec<Val> = vec![from.into(), to.into()];
+        vals.extend(range_vals(roots));
+        n += db
+            .rows(&sql, vals)
+            .await?
+            .iter()
+            .map(|r| r.int("n"))
+            .sum::<i64>();
+    }
+    Ok(n)
 }
 
-/// Open, overdue (flagged by the sweep) and escalated open demands now.
+/// Each root as the two bounds of its subtree, for [`scope_sql`].
+fn range_vals(roots: &[OrgPath]) -> Vec<Val> {
+    roots
+        .iter()
+        .flat_map(|r| [Val::from(r.as_str()), Val::from(r.subtree_end())])
+        .collect()
+}
+
+/// The open demands as they are, from `demand_open`: open, overdue (flagged
+/// by the sweep) and escalated.
 pub async fn snapshot(db: &Db, roots: &[OrgPath]) -> AppResult<(i64, i64, i64)> {
     if roots.is_empty() {
         return Ok((0, 0, 0));
     }
     let sql = format!(
-        "SELECT COUNT(*),
-                CAST(COALESCE(SUM(CASE WHEN d.overdue = 1 THEN 1 ELSE 0 END), 0) AS BIGINT),
-                CAST(COALESCE(SUM(CASE WHEN d.escalation_level > 0 THEN 1 ELSE 0 END), 0) AS BIGINT)
-         FROM demands d WHERE d.status IN {OPEN} AND {}",
-        scope_sql("d.org_path", roots.len(), 1)
+        "SELECT CAST(COALESCE(SUM(open), 0) AS BIGINT) AS open,
+                CAST(COALESCE(SUM(overdue), 0) AS BIGINT) AS overdue,
+                CAST(COALESCE(SUM(escalated), 0) AS BIGINT) AS escalated
+         FROM demand_open WHERE {}",
+        in_list("node_path", roots.len(), 1)
     );
-    let r = bind_roots(sqlx::query(&sql), roots)
-        .fetch_one(db.reader())
-        .await?;
-    Ok((r.get(0), r.get(1), r.get(2)))
+    let vals = roots.iter().map(|r| Val::from(r.as_str())).collect();
+    let rows = db.rows(&sql, vals).await?;
+    let r = rows
+        .first()
+        .ok_or_else(|| AppError::Internal("no row".into()))?;
+    Ok((r.int("open"), r.int("overdue"), r.int("escalated")))
 }
 
 /// `CASE WHEN <unit 0's ranges> THEN 0 WHEN … END` over `col`, its
@@ -196,39 +311,45 @@ fn unit_case(col: &str, units: &[Vec<OrgPath>], first: usize) -> (String, Vec<Or
     (sql, binds)
 }
 
+/// The unit each range root belongs to (units as their ranges: each the
+/// unit's subtree within scope, disjoint).
+fn unit_paths(units: &[Vec<OrgPath>]) -> Vec<(usize, &str)> {
+    units
+        .iter()
+        .enumerate()
+        .flat_map(|(i, ranges)| ranges.iter().map(move |p| (i, p.as_str())))
+        .collect()
+}
+
 /// Filings per (unit, category) in the days `[from_day, to_day)`, from the
-/// `demand_filings` rollup; units are given as their ranges (the unit's
-/// subtree within scope, disjoint) and answered by index.
+/// filings rollups; units are given as their ranges and answered by index.
+/// A unit and category may come in more than one row: add them up.
 pub async fn unit_categories(
     db: &Db,
     units: &[Vec<OrgPath>],
     from_day: i64,
     to_day: i64,
 ) -> AppResult<Vec<(usize, String, i64)>> {
-    let paths: Vec<(usize, &OrgPath)> = units
-        .iter()
-        .enumerate()
-        .flat_map(|(i, ranges)| ranges.iter().map(move |p| (i, p)))
-        .collect();
-    if paths.is_empty() {
+    let paths = unit_paths(units);
+    if paths.is_empty() || from_day >= to_day {
         return Ok(vec![]);
     }
-    let sql = format!(
-        "SELECT node_path, category, CAST(SUM(n) AS BIGINT) AS n FROM demand_filings
-         WHERE day >= $1 AND day < $2 AND {} GROUP BY node_path, category",
-        node_in(paths.len(), 3)
+    let spans = filing_spans(from_day, to_day, &[]);
+    let nodes: Vec<&str> = paths.iter().map(|(_, p)| *p).collect();
+    let (sql, vals) = filings_query(
+        &spans,
+        &nodes,
+        |_| "node_path, category, CAST(SUM(n) AS BIGINT) AS n".into(),
+        " GROUP BY node_path, category",
     );
-    let mut q = sqlx::query(&sql).bind(from_day).bind(to_day);
-    for (_, p) in &paths {
-        q = q.bind(p.as_str().to_string());
-    }
-    Ok(q.fetch_all(db.reader())
+    Ok(db
+        .rows(&sql, vals)
         .await?
         .iter()
         .filter_map(|r| {
-            let path: String = r.get("node_path");
-            let unit = paths.iter().find(|(_, p)| p.as_str() == path)?.0;
-            Some((unit, r.get("category"), r.get("n")))
+            let path = r.text("node_path");
+            let unit = paths.iter().find(|(_, p)| *p == path)?.0;
+            Some((unit, r.text("category"), r.int("n")))
         })
         .collect())
 }
@@ -243,27 +364,41 @@ pub async fn unit_open_late(
     now_ms: i64,
 ) -> AppResult<Vec<i64>> {
     let mut out = vec![0; units.len()];
-    if roots.is_empty() || units.iter().all(Vec::is_empty) {
+    let paths = unit_paths(units);
+    if roots.is_empty() || paths.is_empty() {
         return Ok(out);
     }
-    let scope = scope_sql("d.org_path", roots.len(), 4);
-    let (case, binds) = unit_case("d.org_path", units, 4 + 2 * roots.len());
-    let sql = format!(
-        "SELECT {case} AS unit, COUNT(*) AS n FROM demands d WHERE {OPEN_LATE} AND {scope} GROUP BY 1"
-    );
-    let rows = bind_roots(
-        bind_roots(
-            sqlx::query(&sql).bind(from_ms).bind(to_ms).bind(now_ms),
-            roots,
-        ),
-        &binds,
-    )
-    .fetch_all(db.reader())
-    .await?;
-    for r in rows {
-        let u: i64 = r.get("unit");
-        if u >= 0 {
-            out[u as usize] = r.get("n");
+    let spans = late_spans(from_ms, to_ms, now_ms);
+    if let Some((from, to)) = spans.days {
+        let sql = format!(
+            "SELECT node_path, CAST(COALESCE(SUM(awaiting_feedback), 0) AS BIGINT) AS n FROM demand_open
+             WHERE day >= $1 AND day < $2 AND {} GROUP BY node_path",
+            in_list("node_path", paths.len(), 3)
+        );
+        let mut vals: Vec<Val> = vec![from.into(), to.into()];
+        vals.extend(paths.iter().map(|(_, p)| Val::from(*p)));
+        for r in db.rows(&sql, vals).await?.iter() {
+            let path = r.text("node_path");
+            if let Some((u, _)) = paths.iter().find(|(_, p)| *p == path) {
+                out[*u] += r.int("n");
+            }
+        }
+    }
+    for (from, to) in spans.edges {
+        let col = "(d.org_path || '')";
+        let scope = scope_sql(col, roots.len(), 3);
+        let (case, binds) = unit_case(col, units, 3 + 2 * roots.len());
+        let sql = format!(
+            "SELECT {case} AS unit, COUNT(*) AS n FROM demands d WHERE {OPEN_LATE_EDGE} AND {scope} GROUP BY 1"
+        );
+        let mut vals: Vec<Val> = vec![from.into(), to.into()];
+        vals.extend(range_vals(roots));
+        vals.extend(range_vals(&binds));
+        for r in db.rows(&sql, vals).await?.iter() {
+            let u = r.int("unit");
+            if u >= 0 {
+                out[u as usize] += r.int("n");
+            }
         }
     }
     Ok(out)
@@ -923,6 +1058,28 @@ mod tests {
 
     fn p(s: &str) -> OrgPath {
         OrgPath::parse(s).unwrap()
+    }
+
+    #[test]
+    fn late_spans_take_whole_days_from_the_counters() {
+        let h = 3_600_000;
+        let d = 24 * h;
+        let today = day_start(20_000);
+        // A period of whole days, now mid-day: the days before today from
+        // the counters, today up to now from the demands.
+        let s = late_spans(today - 10 * d, today + 5 * d, today + 9 * h);
+        assert_eq!(s.days, Some((19_990, 20_000)));
+        assert_eq!(s.edges, vec![(today, today + 9 * h)]);
+        // Cut mid-day at the start: that part-day from the demands too.
+        let s = late_spans(today - 10 * d + h, today + 5 * d, today);
+        assert_eq!(s.days, Some((19_991, 20_000)));
+        assert_eq!(s.edges, vec![(today - 10 * d + h, today - 9 * d)]);
+        // Within one day: the demands only.
+        let s = late_spans(today + h, today + 3 * h, today + 5 * h);
+        assert_eq!((s.days, s.edges), (None, vec![(today + h, today + 3 * h)]));
+        // All in the future: nothing.
+        let s = late_spans(today + d, today + 2 * d, today);
+        assert_eq!((s.days, s.edges), (None, vec![]));
     }
 
     #[test]

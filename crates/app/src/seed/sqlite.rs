@@ -24,6 +24,8 @@ pub(super) const LOADED_TABLES: &[&str] = &[
     "demand_events",
     "demand_rollups",
     "demand_filings",
+    "demand_filings_monthly",
+    "demand_open",
 ];
 
 pub(super) struct Conn {

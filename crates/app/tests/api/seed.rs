@@ -180,19 +180,25 @@ async fn a_seeded_compound_is_a_world_the_server_serves() {
             );
         }
     }
-    // And a rebuild from scratch gives the same rows.
-    let before = strings(
-        &app,
-        "SELECT node_path || ':' || CAST(day AS TEXT) || ':' || CAST(rated AS TEXT) || ':' || CAST(due AS TEXT) || ':' || CAST(closed AS TEXT) || ':' || CAST(handled AS TEXT) || ':' || CAST(rework AS TEXT) FROM demand_rollups ORDER BY node_path, day",
-    )
-    .await;
+    // And a rebuild from scratch gives the same rows: the seed's own sums
+    // (the daily and monthly filings and the open counters too) are what
+    // the server would have counted.
+    let tables = [
+        "SELECT node_path || ':' || CAST(day AS TEXT) || ':' || CAST(rated AS TEXT) || ':' || CAST(due AS TEXT) || ':' || CAST(closed AS TEXT) || ':' || CAST(handled AS TEXT) || ':' || CAST(rework AS TEXT) || ':' || CAST(fed_back_late AS TEXT) || ':' || CAST(escalated AS TEXT) FROM demand_rollups ORDER BY node_path, day",
+        "SELECT node_path || ':' || CAST(day AS TEXT) || ':' || category || ':' || channel || ':' || CAST(n AS TEXT) FROM demand_filings ORDER BY node_path, day, category, channel",
+        "SELECT node_path || ':' || CAST(month AS TEXT) || ':' || category || ':' || channel || ':' || CAST(n AS TEXT) FROM demand_filings_monthly ORDER BY node_path, month, category, channel",
+        "SELECT node_path || ':' || CAST(day AS TEXT) || ':' || CAST(open AS TEXT) || ':' || CAST(overdue AS TEXT) || ':' || CAST(escalated AS TEXT) || ':' || CAST(awaiting_feedback AS TEXT) FROM demand_open WHERE open <> 0 ORDER BY node_path, day",
+    ];
+    let mut before = Vec::new();
+    for sql in tables {
+        let rows = strings(&app, sql).await;
+        assert!(!rows.is_empty(), "{sql}");
+        before.push(rows);
+    }
     cases::rollup::rebuild(&app.ctx.db).await.unwrap();
-    let after = strings(
-        &app,
-        "SELECT node_path || ':' || CAST(day AS TEXT) || ':' || CAST(rated AS TEXT) || ':' || CAST(due AS TEXT) || ':' || CAST(closed AS TEXT) || ':' || CAST(handled AS TEXT) || ':' || CAST(rework AS TEXT) FROM demand_rollups ORDER BY node_path, day",
-    )
-    .await;
-    assert_eq!(before, after);
+    for (sql, before) in tables.iter().zip(before) {
+        assert_eq!(before, strings(&app, sql).await, "{sql}");
+    }
 
     // Open311 reads the seeded demands too.
     let r = app
@@ -226,6 +232,9 @@ async fn the_same_seed_writes_the_same_rows() {
         "demand_events",
         "demand_assignees",
         "demand_rollups",
+        "demand_filings",
+        "demand_filings_monthly",
+        "demand_open",
     ] {
         assert_eq!(a.count(table).await, b.count(table).await, "{table}");
     }
