@@ -47,6 +47,7 @@ pub const SQLITE_MIGRATIONS: &[Migration] = migrations!("sqlite":
     50 => "0050_privacy_requests",
     80 => "0080_dashboard_rollups",
     81 => "0081_open_demands",
+    83 => "0083_auth_epoch",
 );
 
 pub const POSTGRES_MIGRATIONS: &[Migration] = migrations!("postgres":
@@ -65,6 +66,7 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = migrations!("postgres":
     50 => "0050_privacy_requests",
     80 => "0080_dashboard_rollups",
     81 => "0081_open_demands",
+    83 => "0083_auth_epoch",
 );
 
 pub fn migrations_for(db: &Db) -> &'static [Migration] {
