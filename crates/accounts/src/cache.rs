@@ -168,10 +168,10 @@ impl SessionCache {
         if map.len() >= self.capacity && !map.contains_key(session_id) {
             map.retain(|_, e| e.generation == current);
             if map.len() >= self.capacity {
-                let mut i = 0usize;
+                let mut keep = false;
                 map.retain(|_, _| {
-                    i += 1;
-                    i % 2 == 0
+                    keep = !keep;
+                    keep
                 });
             }
         }
