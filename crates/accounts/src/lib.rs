@@ -2,6 +2,7 @@
 //! sessions with CSRF for the web), lockout, role grants and the audit log.
 
 pub mod api;
+pub mod cache;
 pub mod model;
 pub mod pages;
 pub mod session;

@@ -2,6 +2,7 @@
 //! (web). Cookie-authenticated writes to the API must echo the session's
 //! CSRF token in `X-CSRF-Token`; forms carry it as a hidden `csrf` field.
 
+use crate::cache::SessionCache;
 use crate::{model, store};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -44,15 +45,37 @@ async fn resolve(parts: &Parts, ctx: &Ctx) -> Result<Option<Principal>, AppError
     if token.is_empty() || token.len() > 128 {
         return Err(AppError::Unauthenticated);
     }
-    let Some((s, grants, households)) = store::load_session_with_access(&ctx.db, token).await?
-    else {
-        return Err(AppError::Unauthenticated);
-    };
+    let sid = store::session_id(token);
+    let cache = SessionCache::of(ctx);
     let now = ctx.now_ms();
-    let roles: Vec<kernel::Role> = grants.iter().map(|g| g.role).collect();
-    if !s.user_active || !model::session_alive(&s.times, idle_ms(ctx, &roles), now) {
-        return Err(AppError::Unauthenticated);
-    }
+    // Only the read is cached (see crate::cache): every check below runs on
+    // every request. A cached entry that fails them is read again before
+    // the request is refused.
+    let mut cached = cache.get(&sid, ctx.db.auth_epoch());
+    let (entry, roles) = loop {
+        let from_cache = cached.is_some();
+        let entry = match cached.take() {
+            Some(e) => e,
+            None => match cache.load(&ctx.db, &sid).await? {
+                Some(e) => e,
+                None => return Err(AppError::Unauthenticated),
+            },
+        };
+        let s = &entry.access.session;
+        let roles: Vec<kernel::Role> = entry.access.grants.iter().map(|g| g.role).collect();
+        let times = model::SessionTimes {
+            last_seen_at: entry.last_seen_at(),
+            ..s.times
+        };
+        if s.user_active && model::session_alive(&times, idle_ms(ctx, &roles), now) {
+            break (entry, roles);
+        }
+        if !from_cache {
+            return Err(AppError::Unauthenticated);
+        }
+        cache.remove(&sid);
+    };
+    let s = &entry.access.session;
     if via_cookie
         && parts.uri.path().starts_with("/api/")
         && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
@@ -67,24 +90,27 @@ async fn resolve(parts: &Parts, ctx: &Ctx) -> Result<Option<Principal>, AppError
         }
     }
     let is_staff = roles.iter().any(|r| *r != kernel::Role::Resident);
-    if let Some(e) = restriction(ctx, &s, is_staff, now) {
+    if let Some(e) = restriction(ctx, s, is_staff, now) {
         if !allowed_while_restricted(parts.uri.path()) {
             return Err(e);
         }
     }
     // Refresh the idle clock at most once a minute, to keep reads cheap.
     // The live-update stream reconnects by itself, so it is no sign that
-    // someone is at the screen: it never keeps a session alive.
-    if now - s.times.last_seen_at > 60_000 && !is_passive(parts) {
+    // someone is at the screen: it never keeps a session alive. The touch
+    // does not move the auth epoch: the cached entry learns it here, once
+    // it has committed.
+    if now - entry.last_seen_at() > 60_000 && !is_passive(parts) {
         store::touch_session(&ctx.db, &s.id, now).await?;
+        cache.touched(&sid, now);
     }
     Ok(Some(Principal {
-        user_id: s.user_id,
-        display_name: s.display_name,
-        grants,
-        households,
-        csrf_token: (s.kind == "web").then_some(s.csrf_token),
-        session_id: s.id,
+        user_id: s.user_id.clone(),
+        display_name: s.display_name.clone(),
+        grants: entry.access.grants.clone(),
+        households: entry.access.households.clone(),
+        csrf_token: (s.kind == "web").then(|| s.csrf_token.clone()),
+        session_id: s.id.clone(),
     }))
 }
 

@@ -208,6 +208,7 @@ pub fn session_id(token: &str) -> String {
     kernel::crypto::sha256_hex(token.as_bytes())
 }
 
+#[derive(Debug, Clone)]
 pub struct SessionRow {
     pub id: String,
     pub user_id: String,
@@ -247,13 +248,34 @@ pub async fn load_session(db: &Db, token: &str) -> AppResult<Option<SessionRow>>
     }))
 }
 
-/// A live session with what its user may reach: the session and user row,
-/// the live grants (ordered by path) and the households lived in. One
-/// query, as every authenticated request asks it.
+/// What authentication reads of a live session: the session and user row,
+/// the live grants (ordered by path) and the households lived in.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub session: SessionRow,
+    pub grants: Vec<Grant>,
+    pub households: Vec<HouseholdRef>,
+}
+
+/// A live session with what its user may reach (by token).
 pub async fn load_session_with_access(
     db: &Db,
     token: &str,
 ) -> AppResult<Option<(SessionRow, Vec<Grant>, Vec<HouseholdRef>)>> {
+    Ok(load_access(db, &session_id(token))
+        .await?
+        .map(|a| (a.session, a.grants, a.households)))
+}
+
+/// A live session (by id, [`session_id`] of its token) with what its user
+/// may reach. One query, as authentication asks it on every request it
+/// does not find in the session cache (`crate::cache`).
+///
+/// The rows this reads are watched by the `auth_epoch` triggers (migration
+/// 0083), which the cache relies on: a column read here must be in their
+/// column lists (the test `auth_cache::epoch_triggers_cover_the_columns_
+/// authentication_reads` lists the columns that are not).
+pub async fn load_access(db: &Db, session_id: &str) -> AppResult<Option<Access>> {
     // The lean read path: every authenticated request runs this.
     let rows = db.rows(
         "SELECT 's' AS k, s.id AS t1, s.user_id AS t2, s.kind AS t3, s.csrf_token AS t4, u.display_name AS t5,
@@ -272,7 +294,7 @@ pub async fn load_session_with_access(
                 CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT)
          FROM residents r
          WHERE r.user_id = (SELECT user_id FROM sessions WHERE id = $1 AND revoked_at IS NULL)",
-        vec![session_id(token).into()],
+        vec![session_id.into()],
     )
     .await?;
     let mut session = None;
@@ -319,7 +341,11 @@ pub async fn load_session_with_access(
     // the query it would cost a temporary B-tree on every request).
     households.sort_by(|a, b| (a.org_path.as_str(), &a.id).cmp(&(b.org_path.as_str(), &b.id)));
     households.dedup_by(|a, b| a.id == b.id && a.org_path == b.org_path);
-    Ok(session.map(|s| (s, grants, households)))
+    Ok(session.map(|session| Access {
+        session,
+        grants,
+        households,
+    }))
 }
 
 pub async fn touch_session(db: &Db, id: &str, now: i64) -> AppResult<()> {

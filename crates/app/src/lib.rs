@@ -48,6 +48,7 @@ pub const SQLITE_MIGRATIONS: &[Migration] = migrations!("sqlite":
     80 => "0080_dashboard_rollups",
     81 => "0081_open_demands",
     82 => "0082_dashboard_counters",
+    83 => "0083_auth_epoch",
 );
 
 pub const POSTGRES_MIGRATIONS: &[Migration] = migrations!("postgres":
@@ -67,6 +68,7 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = migrations!("postgres":
     80 => "0080_dashboard_rollups",
     81 => "0081_open_demands",
     82 => "0082_dashboard_counters",
+    83 => "0083_auth_epoch",
 );
 
 pub fn migrations_for(db: &Db) -> &'static [Migration] {

@@ -27,6 +27,7 @@
 //! the batch in a state the next holder cannot repair. PostgreSQL keeps plain
 //! transactions (its own group commit lives in the server).
 
+use crate::auth_epoch::{read_epoch, AuthEpoch, WritePool};
 use crate::error::{AppError, AppResult};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
@@ -57,8 +58,11 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Db {
     read: AnyPool,
-    write: AnyPool,
+    write: WritePool,
     backend: Backend,
+    /// The authentication epoch as this process knows it (see
+    /// [`crate::auth_epoch`]): every commit reads it.
+    auth: Arc<AuthEpoch>,
     /// SQLite: the group-committing writer every [`Tx`] runs on.
     group: Option<Arc<Group>>,
     /// SQLite in a file: the lean readers of [`Db::rows`].
@@ -82,8 +86,13 @@ pub struct Tx {
 }
 
 enum TxInner {
-    /// `None` once committed or rolled back.
-    Plain(Option<sqlx::Transaction<'static, sqlx::Any>>),
+    Plain {
+        /// `None` once committed or rolled back.
+        tx: Option<sqlx::Transaction<'static, sqlx::Any>>,
+        /// Where the epoch is read after the COMMIT.
+        pool: AnyPool,
+        auth: Arc<AuthEpoch>,
+    },
     Grouped {
         /// `None` once committed or rolled back.
         writer: Option<OwnedMutexGuard<Writer>>,
@@ -95,7 +104,7 @@ impl std::ops::Deref for Tx {
     type Target = AnyConnection;
     fn deref(&self) -> &AnyConnection {
         match &self.inner {
-            TxInner::Plain(t) => t.as_ref().expect("live transaction"),
+            TxInner::Plain { tx, .. } => tx.as_ref().expect("live transaction"),
             TxInner::Grouped { writer, .. } => writer
                 .as_ref()
                 .and_then(|w| w.conn.as_ref())
@@ -107,7 +116,7 @@ impl std::ops::Deref for Tx {
 impl std::ops::DerefMut for Tx {
     fn deref_mut(&mut self) -> &mut AnyConnection {
         match &mut self.inner {
-            TxInner::Plain(t) => t.as_mut().expect("live transaction"),
+            TxInner::Plain { tx, .. } => tx.as_mut().expect("live transaction"),
             TxInner::Grouped { writer, .. } => writer
                 .as_mut()
                 .and_then(|w| w.conn.as_mut())
@@ -119,9 +128,19 @@ impl std::ops::DerefMut for Tx {
 impl Tx {
     /// Makes the transaction's writes durable; on SQLite returns once the
     /// batch holding them is committed (fsync'd), or fails with the batch.
+    /// Before it returns, this process has read the authentication epoch
+    /// the commit left (see [`crate::auth_epoch`]).
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
         match &mut self.inner {
-            TxInner::Plain(t) => t.take().expect("live transaction").commit().await,
+            TxInner::Plain { tx, pool, auth } => {
+                let done = tx.take().expect("live transaction").commit().await;
+                match &done {
+                    Ok(()) => auth.observe_read(read_epoch(&*pool).await),
+                    // It may have committed all the same.
+                    Err(_) => auth.invalidate(),
+                }
+                done
+            }
             TxInner::Grouped { writer, group } => {
                 let mut w = writer.take().expect("live transaction");
                 let group = group.clone();
@@ -144,7 +163,7 @@ impl Tx {
     /// Undoes the transaction's writes.
     pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
         match &mut self.inner {
-            TxInner::Plain(t) => t.take().expect("live transaction").rollback().await,
+            TxInner::Plain { tx, .. } => tx.take().expect("live transaction").rollback().await,
             TxInner::Grouped { writer, group } => {
                 let w = writer.take().expect("live transaction");
                 let g = group.clone();
@@ -208,6 +227,8 @@ struct Writer {
     next_generation: u64,
     /// [`MAX_BATCH_AGE`]; the tests lengthen it to make batching deterministic.
     max_age: Duration,
+    /// Told the authentication epoch each committed batch leaves.
+    auth: Arc<AuthEpoch>,
 }
 
 struct Batch {
@@ -234,7 +255,7 @@ impl Drop for Queued<'_> {
 }
 
 impl Group {
-    fn new(conn: AnyConnection) -> Group {
+    fn new(conn: AnyConnection, auth: Arc<AuthEpoch>) -> Group {
         Group {
             writer: Arc::new(Mutex::new(Writer {
                 conn: Some(conn),
@@ -242,6 +263,7 @@ impl Group {
                 batch: None,
                 next_generation: 0,
                 max_age: MAX_BATCH_AGE,
+                auth,
             })),
             waiting: AtomicUsize::new(0),
         }
@@ -422,12 +444,25 @@ impl Writer {
         };
         // Nothing released into it: undo (no fsync) instead of committing.
         let end = if b.members == 0 { "ROLLBACK" } else { "COMMIT" };
+        // The authentication epoch the COMMIT will publish: the batch holds
+        // the file's write lock, so nobody moves it in between. Observed
+        // before the members learn their outcome (see crate::auth_epoch).
+        let epoch = if b.members == 0 {
+            None
+        } else {
+            Some(read_epoch(&mut *conn).await)
+        };
         match conn.execute(end).await {
             Ok(_) => {
+                if let Some(epoch) = epoch {
+                    self.auth.observe_read(epoch);
+                }
                 b.outcome.send_replace(Some(Ok(())));
             }
             Err(e) => {
                 let _ = conn.execute("ROLLBACK").await;
+                // A failed COMMIT may have committed all the same.
+                self.auth.invalidate();
                 b.outcome.send_replace(Some(Err(e.to_string().into())));
             }
         }
@@ -500,11 +535,13 @@ impl Db {
                 .connect(&url)
                 .await
                 .map_err(|e| AppError::internal(format!("open sqlite {url}: {e}")))?;
+            let auth = Arc::new(AuthEpoch::default());
             Ok(Db {
                 read,
-                write,
+                write: WritePool::new(write, auth.clone()),
                 backend: Backend::Sqlite,
-                group: Some(Arc::new(Group::new(conn))),
+                group: Some(Arc::new(Group::new(conn, auth.clone()))),
+                auth,
                 lean: sqlite_path(&url).map(|p| Arc::new(crate::rows::SqliteReaders::new(p))),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
@@ -514,11 +551,13 @@ impl Db {
                 .connect(url)
                 .await
                 .map_err(|e| AppError::internal(format!("connect postgres: {e}")))?;
+            let auth = Arc::new(AuthEpoch::default());
             Ok(Db {
                 read: pool.clone(),
-                write: pool,
+                write: WritePool::new(pool, auth.clone()),
                 backend: Backend::Postgres,
                 group: None,
+                auth,
                 lean: None,
             })
         } else {
@@ -562,9 +601,16 @@ impl Db {
 
     /// The pool for a single write outside a transaction. On SQLite this is
     /// a second connection that bypasses group commit and waits for the
-    /// file's write lock; prefer [`Db::begin`] on any hot path.
-    pub fn writer(&self) -> &AnyPool {
+    /// file's write lock; prefer [`Db::begin`] on any hot path. Each
+    /// statement is followed by a read of the authentication epoch (see
+    /// [`crate::auth_epoch`]).
+    pub fn writer(&self) -> &WritePool {
         &self.write
+    }
+
+    /// The authentication epoch as this process knows it.
+    pub fn auth_epoch(&self) -> &AuthEpoch {
+        &self.auth
     }
 
     /// A write transaction (on SQLite, a savepoint in the writer's batch).
@@ -572,7 +618,11 @@ impl Db {
         match &self.group {
             Some(g) => Ok(g.begin().await?),
             None => Ok(Tx {
-                inner: TxInner::Plain(Some(self.write.begin().await?)),
+                inner: TxInner::Plain {
+                    tx: Some(self.write.pool().begin().await?),
+                    pool: self.write.pool().clone(),
+                    auth: self.auth.clone(),
+                },
             }),
         }
     }
@@ -581,7 +631,7 @@ impl Db {
         if let Some(g) = &self.group {
             g.close().await;
         }
-        self.write.close().await;
+        self.write.pool().close().await;
         self.read.close().await;
     }
 
@@ -602,7 +652,7 @@ impl Db {
 
         let applied: Vec<(i64, String)> =
             sqlx::query("SELECT version, checksum FROM schema_migrations ORDER BY version")
-                .fetch_all(&self.write)
+                .fetch_all(self.write.pool())
                 .await?
                 .iter()
                 .map(|r| (r.get::<i64, _>(0), r.get::<String, _>(1)))

@@ -4,6 +4,7 @@
 //! the `Db` handle over SQLite or PostgreSQL.
 
 pub mod audit;
+pub mod auth_epoch;
 pub mod calendar;
 pub mod clock;
 pub mod crypto;

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod auth;
+mod auth_cache;
 mod authz_matrix;
 mod bad_input;
 mod binary;

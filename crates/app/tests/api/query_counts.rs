@@ -31,12 +31,13 @@ async fn statements(client: &reqwest::Client, base: &str) -> u64 {
 
 /// Waits until the background work a previous path caused (the outbox
 /// fanning notifications out, once a second) has drained: the counter then
-/// moves only by the worker's idle poll.
+/// moves only by the idle polls — the outbox worker's (two statements a
+/// second) and the session cache's read of the auth epoch (one a second).
 async fn settle(client: &reqwest::Client, base: &str) {
     for _ in 0..60 {
         let a = statements(client, base).await;
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-        if statements(client, base).await - a <= 4 {
+        if statements(client, base).await - a <= 6 {
             return;
         }
     }
@@ -212,6 +213,23 @@ async fn hot_paths_stay_within_their_statement_budgets() {
         .collect();
     if std::env::var("LIANXIN_QUERY_COUNTS_PRINT").is_ok() {
         println!("statements per request:\n{table}");
+    }
+    // Authentication's read (session, grants, households: one statement)
+    // is served from the session cache on a repeat request, so a list is
+    // its page read alone: 1 statement, where it was 2 before the cache.
+    // The warm-up call of `measure!` filled the cache; a poll of the auth
+    // epoch (once a second) may land in a round, hence "below 2".
+    for name in [
+        "list my demands (resident)",
+        "list demands in scope (district)",
+    ] {
+        let p = results.iter().find(|p| p.name == name).unwrap();
+        assert!(
+            p.per_request < 2.0,
+            "{name} runs {:.1} statements per request: authentication is read again on a \
+             repeat request (is the session cache serving?)\n{table}",
+            p.per_request
+        );
     }
     for p in &results {
         assert!(

@@ -71,11 +71,15 @@ async fn sqlite_is_durable_and_strict() {
         ("synchronous", "2"),
         ("foreign_keys", "1"),
     ] {
-        for pool in [db.reader(), db.writer()] {
-            let row = sqlx::query(&format!("PRAGMA {pragma}"))
-                .fetch_one(pool)
-                .await
-                .unwrap();
+        for on_writer in [false, true] {
+            let sql = format!("PRAGMA {pragma}");
+            let q = sqlx::query(&sql);
+            let row = if on_writer {
+                q.fetch_one(db.writer()).await
+            } else {
+                q.fetch_one(db.reader()).await
+            }
+            .unwrap();
             let got: String = row
                 .try_get::<String, _>(0)
                 .unwrap_or_else(|_| row.get::<i64, _>(0).to_string());
