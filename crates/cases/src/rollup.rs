@@ -114,7 +114,8 @@ pub fn levels(org_path: &OrgPath) -> Vec<OrgPath> {
     org_path.ancestors_and_self()
 }
 
-/// The statuses a demand is open in (as `insight::store::OPEN` lists them).
+/// The statuses a demand is open in: the list of the partial indexes
+/// `demands_open_now` and `demands_open_deadline` (migrations 0081, 0082).
 pub fn is_open(s: DemandStatus) -> bool {
     matches!(
         s,
