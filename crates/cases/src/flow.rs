@@ -438,15 +438,16 @@ pub async fn transition(
     let after = store::get_demand_tx(&mut tx, &d.id)
         .await?
         .ok_or(AppError::NotFound)?;
-    crate::rollup::apply(&mut tx, Some(&before), &after).await?;
-    crate::rollup::count_event(
-        &mut tx,
+    // The change and its event in one tally: rows they share are written once.
+    let mut tally = crate::rollup::Tally::new();
+    tally.change(Some(&before), &after);
+    tally.event(
         &d.org_path,
         action.as_str(),
         now,
         before.escalation_level == 0 && after.escalation_level > 0,
-    )
-    .await?;
+    );
+    tally.write(&mut tx).await?;
     store::insert_event(
         &mut tx,
         &d.id,
@@ -799,9 +800,10 @@ pub async fn sweep(ctx: &Ctx) -> AppResult<SweepReport> {
         )
         .await?;
         // The open counters count the overdue flag and the escalation.
-        crate::rollup::apply(&mut tx, Some(&before), &d).await?;
-        crate::rollup::count_event(&mut tx, &d.org_path, "escalate", now, expected_level == 0)
-            .await?;
+        let mut tally = crate::rollup::Tally::new();
+        tally.change(Some(&before), &d);
+        tally.event(&d.org_path, "escalate", now, expected_level == 0);
+        tally.write(&mut tx).await?;
         audit::record(
             &mut tx,
             ctx.db.backend(),

@@ -114,21 +114,6 @@ pub fn levels(org_path: &OrgPath) -> Vec<OrgPath> {
     org_path.ancestors_and_self()
 }
 
-/// The statuses a demand is open in: the list of the partial indexes
-/// `demands_open_now` and `demands_open_deadline` (migrations 0081, 0082).
-pub fn is_open(s: DemandStatus) -> bool {
-    matches!(
-        s,
-        DemandStatus::Submitted
-            | DemandStatus::Accepted
-            | DemandStatus::Dispatched
-            | DemandStatus::InProgress
-            | DemandStatus::Returned
-            | DemandStatus::Rework
-            | DemandStatus::Suspended
-    )
-}
-
 /// The `demand_open` key of an open demand without a feedback deadline
 /// (not yet dispatched): no real deadline falls on day -1 (1969-12-31).
 pub const NO_DEADLINE_DAY: i64 = -1;
@@ -169,7 +154,9 @@ impl OpenCounts {
 /// open; else one, keyed by the day of its feedback deadline
 /// ([`NO_DEADLINE_DAY`] without one).
 pub fn open_contribution(d: &DemandRow) -> Option<(i64, OpenCounts)> {
-    if !is_open(d.status) {
+    // The workflow's open states: also the list of the partial indexes
+    // `demands_open_now` and `demands_open_deadline` (migrations 0081, 0082).
+    if !crate::workflow::is_open(d.status) {
         return None;
     }
     let day = d.feedback_deadline.map(day_of).unwrap_or(NO_DEADLINE_DAY);
@@ -564,27 +551,6 @@ fn push_upserts(
 pub async fn apply(tx: &mut Tx, before: Option<&DemandRow>, after: &DemandRow) -> AppResult<()> {
     let mut t = Tally::new();
     t.change(before, after);
-    t.write(tx).await
-}
-
-/// Counts one event (see [`Tally::event`]) inside `tx`.
-pub async fn count_event(
-    tx: &mut Tx,
-    org_path: &OrgPath,
-    action: &str,
-    at_ms: i64,
-    first_escalation: bool,
-) -> AppResult<()> {
-    let mut t = Tally::new();
-    t.event(org_path, action, at_ms, first_escalation);
-    t.write(tx).await
-}
-
-/// Counts a new demand's filing (and what it adds as filed) for its
-/// household and every node above.
-pub async fn count_filing(tx: &mut Tx, d: &DemandRow) -> AppResult<()> {
-    let mut t = Tally::new();
-    t.filing(d);
     t.write(tx).await
 }
 

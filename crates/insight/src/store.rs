@@ -7,7 +7,8 @@
 //! lists demands, finds the units of a league and keeps the weights.
 
 use crate::model::Weights;
-use cases::rollup::{day_of, filing_spans, FilingSpans};
+use crate::model::{day_of, day_start};
+use cases::rollup::{filing_spans, FilingSpans};
 use kernel::db::{opt_str, Val};
 use kernel::rows::Columns;
 use kernel::{AppError, AppResult, Db, OrgPath, Tx};
@@ -148,11 +149,6 @@ pub async fn filed_total(db: &Db, roots: &[OrgPath], from_day: i64, to_day: i64)
         "",
     );
     Ok(db.rows(&sql, vals).await?.iter().map(|r| r.int("n")).sum())
-}
-
-/// The first instant of a (Shanghai) day.
-fn day_start(day: i64) -> i64 {
-    day * 86_400_000 - 28_800_000
 }
 
 /// How to count the open demands whose deadline falls in `[from_ms, to_ms)`
