@@ -49,6 +49,7 @@ pub const SQLITE_MIGRATIONS: &[Migration] = migrations!("sqlite":
     81 => "0081_open_demands",
     82 => "0082_dashboard_counters",
     83 => "0083_auth_epoch",
+    84 => "0084_filing_indexes",
 );
 
 pub const POSTGRES_MIGRATIONS: &[Migration] = migrations!("postgres":
@@ -69,6 +70,7 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = migrations!("postgres":
     81 => "0081_open_demands",
     82 => "0082_dashboard_counters",
     83 => "0083_auth_epoch",
+    84 => "0084_filing_indexes",
 );
 
 pub fn migrations_for(db: &Db) -> &'static [Migration] {

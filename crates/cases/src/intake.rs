@@ -8,12 +8,17 @@
 //! filing that finds the writer idle is written at once. A batch that fails
 //! is written again one filing at a time, so a bad filing fails alone.
 //!
+//! On a SQLite file a batch is one direct transaction (`kernel::direct`):
+//! its statements run from prepared statements on the writer's own plain
+//! connection, without sqlx's per-statement hand-offs or a savepoint.
+//!
 //! A request with an `Idempotency-Key` is written on its own: the key is
 //! bound inside the request's own task (`kernel::idempotency::bind`).
 
 use crate::rollup::Tally;
 use kernel::audit::{self, AuditEntry};
 use kernel::db::Writes;
+use kernel::direct::DirectError;
 use kernel::{AppError, AppResult, Ctx};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
@@ -35,6 +40,7 @@ pub struct Filing {
 }
 
 /// An audit entry that owns its text (it outlives the request).
+#[derive(Clone)]
 pub struct Record {
     pub at_ms: i64,
     pub actor_id: String,
@@ -192,10 +198,43 @@ async fn write_batch(ctx: &Ctx, jobs: Vec<Job>) {
     }
 }
 
+/// On a SQLite file: the same writes as [`write_all`], as one direct
+/// transaction (`kernel::direct`): no statement hand-offs, no savepoints.
+/// `None` where there is no direct path.
+async fn write_direct(ctx: &Ctx, jobs: &[Job]) -> Option<Result<(), Failed>> {
+    let mut writes = Writes::new();
+    let mut tally = Tally::new();
+    for j in jobs {
+        writes.extend_from(&j.filing.writes);
+        tally.merge(&j.filing.tally);
+    }
+    tally.push(&mut writes);
+    let records: Vec<Record> = jobs.iter().map(|j| j.filing.audit.clone()).collect();
+    let done = ctx
+        .db
+        .direct(move |tx| {
+            tx.run(&writes)?;
+            let mut head = audit::head_direct(tx)?;
+            let mut chained = Writes::new();
+            for r in &records {
+                audit::push_chained(&mut chained, &mut head, &r.entry());
+            }
+            tx.run(&chained)
+        })
+        .await?;
+    Some(done.map_err(|e| match e {
+        DirectError::Job(e) => Failed::Statement(e),
+        DirectError::Transaction(e) => Failed::Transaction(e),
+    }))
+}
+
 /// The filings' rows first, then their rollup counts merged, then the
 /// audit chain's head and their audit rows (on PostgreSQL the head's lock
 /// is held only for that last part).
 async fn write_all(ctx: &Ctx, jobs: &[Job]) -> Result<(), Failed> {
+    if let Some(done) = write_direct(ctx, jobs).await {
+        return done;
+    }
     let mut tx = ctx.db.begin().await.map_err(Failed::Transaction)?;
     for trip in jobs.chunks(PER_TRIP) {
         let mut w = Writes::new();

@@ -115,6 +115,20 @@ pub async fn head(tx: &mut Tx, backend: Backend) -> AppResult<(i64, String)> {
     })
 }
 
+/// [`head`] inside a direct transaction (SQLite: the transaction holds the
+/// file's write lock, so no one else extends the chain meanwhile).
+pub fn head_direct(tx: &crate::direct::DirectTx<'_>) -> AppResult<(i64, String)> {
+    use crate::rows::Columns;
+    let rows = tx.rows(
+        "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
+        &[],
+    )?;
+    Ok(match rows.first() {
+        Some(r) => (r.int("seq"), r.text("hash")),
+        None => (0, GENESIS.to_string()),
+    })
+}
+
 /// Adds the row of `e` after `head` to `writes` and moves `head` on to it:
 /// several entries can be chained in one transaction this way.
 pub fn push_chained(writes: &mut Writes, head: &mut (i64, String), e: &AuditEntry<'_>) {

@@ -26,8 +26,14 @@
 //! tasks, so a caller cancelled half-way (a client hanging up) never leaves
 //! the batch in a state the next holder cannot repair. PostgreSQL keeps plain
 //! transactions (its own group commit lives in the server).
+//!
+//! **Direct transactions (SQLite file).** [`Db::direct`] runs a closure's
+//! writes in a transaction of its own on a plain connection, in the writer's
+//! turn (see [`crate::direct`]): the hot filing path, without the per-
+//! statement hand-offs of the group's sqlx connection.
 
 use crate::auth_epoch::{read_epoch, AuthEpoch, WritePool};
+use crate::direct::{DirectConn, DirectError, DirectTx};
 use crate::error::{AppError, AppResult};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
@@ -215,6 +221,8 @@ struct Group {
     /// Tasks queued for the writer: while any are, a finishing member leaves
     /// the batch open for them instead of committing it.
     waiting: AtomicUsize,
+    /// A SQLite file: the plain connection of [`Db::direct`].
+    direct: Option<Arc<DirectConn>>,
 }
 
 struct Writer {
@@ -255,7 +263,7 @@ impl Drop for Queued<'_> {
 }
 
 impl Group {
-    fn new(conn: AnyConnection, auth: Arc<AuthEpoch>) -> Group {
+    fn new(conn: AnyConnection, auth: Arc<AuthEpoch>, direct: Option<DirectConn>) -> Group {
         Group {
             writer: Arc::new(Mutex::new(Writer {
                 conn: Some(conn),
@@ -266,6 +274,7 @@ impl Group {
                 auth,
             })),
             waiting: AtomicUsize::new(0),
+            direct: direct.map(Arc::new),
         }
     }
 
@@ -362,6 +371,9 @@ impl Group {
         w.flush().await;
         if let Some(conn) = w.conn.take() {
             let _ = conn.close().await;
+        }
+        if let Some(d) = &self.direct {
+            d.close();
         }
     }
 }
@@ -540,7 +552,11 @@ impl Db {
                 read,
                 write: WritePool::new(write, auth.clone()),
                 backend: Backend::Sqlite,
-                group: Some(Arc::new(Group::new(conn, auth.clone()))),
+                group: Some(Arc::new(Group::new(
+                    conn,
+                    auth.clone(),
+                    sqlite_path(&url).map(DirectConn::new),
+                ))),
                 auth,
                 lean: sqlite_path(&url).map(|p| Arc::new(crate::rows::SqliteReaders::new(p))),
             })
@@ -606,6 +622,38 @@ impl Db {
     /// [`crate::auth_epoch`]).
     pub fn writer(&self) -> &WritePool {
         &self.write
+    }
+
+    /// Runs `job` in a transaction of its own on the SQLite writer's plain
+    /// connection, in the writer's turn (see [`crate::direct`]), and commits
+    /// it; `None` where there is no such connection (PostgreSQL, an
+    /// in-memory SQLite), for the caller to take [`Db::begin`] instead. The
+    /// job runs on the blocking pool, and to its end even if the caller
+    /// stops waiting.
+    pub async fn direct<T, F>(&self, job: F) -> Option<Result<T, DirectError>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&DirectTx<'_>) -> AppResult<T> + Send + 'static,
+    {
+        let group = self.group.clone()?;
+        let conn = group.direct.clone()?;
+        let auth = self.auth.clone();
+        let turn = tokio::spawn(async move {
+            let mut w = group
+                .acquire()
+                .await
+                .map_err(|e| DirectError::Transaction(e.into()))?;
+            // An open batch holds the file's write lock: commit it first.
+            w.flush().await;
+            let done = tokio::task::spawn_blocking(move || conn.transact(&auth, job)).await;
+            drop(w);
+            done.map_err(|e| DirectError::Transaction(AppError::internal(e)))?
+        });
+        Some(
+            turn.await
+                .map_err(|e| DirectError::Transaction(AppError::internal(e)))
+                .and_then(|r| r),
+        )
     }
 
     /// The authentication epoch as this process knows it.
@@ -826,6 +874,11 @@ impl Writes {
         self.stmts.is_empty()
     }
 
+    /// The statements, in order: each text with its values.
+    pub(crate) fn statements(&self) -> &[(String, Vec<Val>)] {
+        &self.stmts
+    }
+
     /// Adds a copy of `other`'s statements after these.
     pub fn extend_from(&mut self, other: &Writes) {
         self.stmts.extend(other.stmts.iter().cloned());
@@ -1000,6 +1053,94 @@ mod tests {
 
     /// A fresh SQLite Db with a table `t(v TEXT PRIMARY KEY)`; batches never
     /// age out, so only the queue decides when they commit.
+    fn direct_insert(v: &str) -> Writes {
+        let mut w = Writes::new();
+        w.push("INSERT INTO t (v) VALUES ($1)", vec![v.into()]);
+        w
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_direct_transaction_commits_whole_or_not_at_all() {
+        let (db, _dir) = grouped_db().await;
+        let done = db
+            .direct(|tx| {
+                tx.run(&direct_insert("d1"))?;
+                tx.run(&direct_insert("d2"))
+            })
+            .await
+            .expect("a SQLite file has the direct path");
+        assert!(done.is_ok(), "{done:?}");
+        assert_eq!(committed(&db).await, vec!["d1", "d2"]);
+
+        // A statement that fails (d1 again) undoes the job's earlier ones.
+        let failed = db
+            .direct(|tx| {
+                tx.run(&direct_insert("d3"))?;
+                tx.run(&direct_insert("d1"))
+            })
+            .await
+            .unwrap();
+        assert!(matches!(failed, Err(DirectError::Job(_))), "{failed:?}");
+        // So does the job's own error.
+        let refused = db
+            .direct(|tx| {
+                tx.run(&direct_insert("d4"))?;
+                Err::<(), _>(AppError::Forbidden)
+            })
+            .await
+            .unwrap();
+        assert!(matches!(
+            refused,
+            Err(DirectError::Job(AppError::Forbidden))
+        ));
+        assert_eq!(committed(&db).await, vec!["d1", "d2"]);
+
+        // The group's transactions go on as before, on the same file.
+        let mut tx = db.begin().await.unwrap();
+        insert(&mut tx, "g1").await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(committed(&db).await, vec!["d1", "d2", "g1"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_direct_transaction_commits_the_open_batch_first() {
+        let (db, _dir) = grouped_db().await;
+        let mut member = db.begin().await.unwrap();
+        insert(&mut member, "g1").await.unwrap();
+        // Queued for the writer while the member holds it: when the member
+        // lets go, the batch stays open for the one waiting (the batch's age
+        // limit is an hour here).
+        let d = db.clone();
+        let direct = tokio::spawn(async move {
+            d.direct(|tx| {
+                use crate::rows::Columns;
+                // It sees the batch it waited for, committed.
+                let n = tx
+                    .rows("SELECT COUNT(*) AS n FROM t", &[])?
+                    .first()
+                    .unwrap()
+                    .int("n");
+                tx.run(&direct_insert(&format!("d{n}")))
+            })
+            .await
+        });
+        while db.group.as_ref().unwrap().waiting.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        member.commit().await.unwrap();
+        let done = direct.await.unwrap().unwrap();
+        assert!(done.is_ok(), "{done:?}");
+        assert_eq!(committed(&db).await, vec!["d1", "g1"]);
+    }
+
+    #[test]
+    fn only_a_sqlite_file_has_the_direct_path() {
+        // `Db::connect` opens the direct connection on `sqlite_path`'s file.
+        assert!(sqlite_path("sqlite:///tmp/x.db?mode=rwc").is_some());
+        assert!(sqlite_path("sqlite::memory:").is_none());
+        assert!(sqlite_path("postgres://u@h/db").is_none());
+    }
+
     async fn grouped_db() -> (Db, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("g.db").display());

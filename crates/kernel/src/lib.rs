@@ -10,6 +10,7 @@ pub mod clock;
 pub mod crypto;
 pub mod ctx;
 pub mod db;
+pub mod direct;
 pub mod error;
 pub mod form;
 pub mod i18n;

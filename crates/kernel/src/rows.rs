@@ -278,7 +278,7 @@ impl SqliteReaders {
 /// the cached statements were parsed and planned again each time (15% of a
 /// list request's time). The lean reads are point and range lookups on
 /// unique or leading index columns, which `sqlite_stat1` plans alike.
-fn without_stat4(c: &rusqlite::Connection) {
+pub(crate) fn without_stat4(c: &rusqlite::Connection) {
     /// `SQLITE_Stat4` of sqlite3.c's optimisation flags (a value its own
     /// test suite pins).
     const SQLITE_STAT4: std::ffi::c_uint = 0x0000_0800;
@@ -293,27 +293,10 @@ fn without_stat4(c: &rusqlite::Connection) {
     }
 }
 
-fn run(conn: &rusqlite::Connection, sql: &str, args: &[Val]) -> rusqlite::Result<Rows> {
+pub(crate) fn run(conn: &rusqlite::Connection, sql: &str, args: &[Val]) -> rusqlite::Result<Rows> {
     use rusqlite::types::ValueRef;
     let mut stmt = conn.prepare_cached(sql)?;
-    // `$n` is a named parameter to SQLite: bind by the number in its name,
-    // as sqlx does, so a text may use its values in any order or twice.
-    for i in 1..=stmt.parameter_count() {
-        let n = match stmt.parameter_name(i) {
-            Some(name) => name
-                .strip_prefix('$')
-                .and_then(|d| d.parse::<usize>().ok())
-                .unwrap_or(i),
-            None => i,
-        };
-        match args.get(n - 1) {
-            Some(Val::Int(Some(v))) => stmt.raw_bind_parameter(i, *v)?,
-            Some(Val::Text(Some(v))) => stmt.raw_bind_parameter(i, v.as_str())?,
-            Some(Val::Int(None) | Val::Text(None)) | None => {
-                stmt.raw_bind_parameter(i, rusqlite::types::Null)?
-            }
-        }
-    }
+    bind(&mut stmt, sql, args)?;
     let names: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
     let width = names.len();
     let mut values = Vec::new();
@@ -334,6 +317,77 @@ fn run(conn: &rusqlite::Connection, sql: &str, args: &[Val]) -> rusqlite::Result
         values,
         cursor: Default::default(),
     })
+}
+
+/// Binds `args` to `stmt`. `$n` is a named parameter to SQLite: bind by
+/// the number in its name, as sqlx does, so a text may use its values in
+/// any order or twice.
+pub(crate) fn bind(
+    stmt: &mut rusqlite::Statement<'_>,
+    sql: &str,
+    args: &[Val],
+) -> rusqlite::Result<()> {
+    let count = stmt.parameter_count();
+    // SQLite finds a parameter's name by walking its list of names, so
+    // asking for each in turn grows with the square of their number (a
+    // rollup upsert of 64 rows has over a thousand). Many parameters: read
+    // the numbers off the text instead, in the order SQLite assigned them.
+    let numbers = if count > 16 {
+        Some(placeholder_numbers(sql)).filter(|n| n.len() == count)
+    } else {
+        None
+    };
+    for i in 1..=count {
+        let n = match &numbers {
+            Some(numbers) => numbers[i - 1],
+            None => match stmt.parameter_name(i) {
+                Some(name) => name
+                    .strip_prefix('$')
+                    .and_then(|d| d.parse::<usize>().ok())
+                    .unwrap_or(i),
+                None => i,
+            },
+        };
+        match args.get(n - 1) {
+            Some(Val::Int(Some(v))) => stmt.raw_bind_parameter(i, *v)?,
+            Some(Val::Text(Some(v))) => stmt.raw_bind_parameter(i, v.as_str())?,
+            Some(Val::Int(None) | Val::Text(None)) | None => {
+                stmt.raw_bind_parameter(i, rusqlite::types::Null)?
+            }
+        }
+    }
+    Ok(())
+}
+/// The numbers of the `$n` placeholders of `sql` (outside quoted text), in
+/// the order they first appear: the order in which SQLite numbers named
+/// parameters. `sql` holds no comments (as [`crate::db::Writes`] requires).
+fn placeholder_numbers(sql: &str) -> Vec<usize> {
+    let mut seen: Vec<usize> = Vec::new();
+    let bytes = sql.as_bytes();
+    let mut quote: Option<u8> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        i += 1;
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == b'\'' || c == b'"' => quote = Some(c),
+            None if c == b'$' => {
+                let start = i;
+                while i < bytes.len() && bytes[i].is_ascii_digit() {
+                    i += 1;
+                }
+                if let Ok(n) = sql[start..i].parse::<usize>() {
+                    if !seen.contains(&n) {
+                        seen.push(n);
+                    }
+                }
+            }
+            None => {}
+        }
+    }
+    seen
 }
 
 #[cfg(test)]
@@ -373,6 +427,56 @@ mod tests {
     #[should_panic(expected = "no column")]
     fn a_missing_column_is_a_bug() {
         rows().first().unwrap().int("missing");
+    }
+
+    #[test]
+    fn placeholder_numbers_follow_sqlites_own() {
+        let c = rusqlite::Connection::open_in_memory().unwrap();
+        c.execute_batch("CREATE TABLE t (a INTEGER, b TEXT, c TEXT)")
+            .unwrap();
+        let many: Vec<String> = (1..=40).rev().map(|i| format!("${i}")).collect();
+        for sql in [
+            "SELECT a FROM t WHERE b = $2 AND c = '$9' AND a = $1 AND b <> $2".to_string(),
+            format!("SELECT a FROM t WHERE a IN ({})", many.join(", ")),
+            "INSERT INTO t (a, b, c) VALUES ($3, $1, $1), ($2, \"$7\", $4)".to_string(),
+        ] {
+            let stmt = c.prepare(&sql).unwrap();
+            let names: Vec<usize> = (1..=stmt.parameter_count())
+                .map(|i| stmt.parameter_name(i).unwrap()[1..].parse().unwrap())
+                .collect();
+            assert_eq!(placeholder_numbers(&sql), names, "{sql}");
+        }
+    }
+
+    #[test]
+    fn many_placeholders_bind_by_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t (a INTEGER, b TEXT);")
+            .unwrap();
+        // 40 values, placed in the text in reverse: row k is ($2k, $2k-1).
+        let rows: Vec<String> = (1..=20)
+            .rev()
+            .map(|k| format!("(${}, ${})", 2 * k, 2 * k - 1))
+            .collect();
+        let sql = format!("INSERT INTO t (a, b) VALUES {}", rows.join(", "));
+        let args: Vec<Val> = (1..=20)
+            .flat_map(|k| [Val::from(format!("b{k}")), Val::from(k)])
+            .collect();
+        let mut stmt = c.prepare(&sql).unwrap();
+        bind(&mut stmt, &sql, &args).unwrap();
+        stmt.raw_execute().unwrap();
+        drop(stmt);
+        let got: Vec<(i64, String)> = c
+            .prepare("SELECT a, b FROM t ORDER BY a")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let want: Vec<(i64, String)> = (1..=20).map(|k| (k, format!("b{k}"))).collect();
+        assert_eq!(got, want);
     }
 
     #[test]
