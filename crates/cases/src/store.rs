@@ -354,7 +354,7 @@ pub async fn list_demands(
     Ok(db
         .rows(sql, args)
         .await?
-        .iter()
+        .into_rows()
         .map(|r| demand_from(&r))
         .collect())
 }

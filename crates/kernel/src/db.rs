@@ -33,6 +33,7 @@
 //! statement hand-offs of the group's sqlx connection.
 
 use crate::auth_epoch::{read_epoch, AuthEpoch, WritePool};
+use crate::checkpoint::Checkpointer;
 use crate::direct::{DirectConn, DirectError, DirectTx};
 use crate::error::{AppError, AppResult};
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -223,6 +224,9 @@ struct Group {
     waiting: AtomicUsize,
     /// A SQLite file: the plain connection of [`Db::direct`].
     direct: Option<Arc<DirectConn>>,
+    /// A SQLite file: the thread that checkpoints the WAL (see
+    /// [`crate::checkpoint`]); stopped when the last clone goes.
+    checkpointer: Option<Checkpointer>,
 }
 
 struct Writer {
@@ -263,7 +267,7 @@ impl Drop for Queued<'_> {
 }
 
 impl Group {
-    fn new(conn: AnyConnection, auth: Arc<AuthEpoch>, direct: Option<DirectConn>) -> Group {
+    fn new(conn: AnyConnection, auth: Arc<AuthEpoch>, file: Option<std::path::PathBuf>) -> Group {
         Group {
             writer: Arc::new(Mutex::new(Writer {
                 conn: Some(conn),
@@ -274,7 +278,8 @@ impl Group {
                 auth,
             })),
             waiting: AtomicUsize::new(0),
-            direct: direct.map(Arc::new),
+            direct: file.clone().map(|p| Arc::new(DirectConn::new(p))),
+            checkpointer: file.map(Checkpointer::start),
         }
     }
 
@@ -374,6 +379,9 @@ impl Group {
         }
         if let Some(d) = &self.direct {
             d.close();
+        }
+        if let Some(c) = &self.checkpointer {
+            c.stop();
         }
     }
 }
@@ -515,7 +523,7 @@ impl Db {
                     conn.execute(
                         "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
                          PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; \
-                         PRAGMA secure_delete=ON;",
+                         PRAGMA secure_delete=ON; PRAGMA wal_autocheckpoint=16384;",
                     )
                     .await?;
                     Ok(())
@@ -527,7 +535,8 @@ impl Db {
                 .map_err(|e| AppError::internal(format!("open sqlite {url}: {e}")))?;
             conn.execute(
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
-                 PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
+                 PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; \
+                 PRAGMA wal_autocheckpoint=16384;",
             )
             .await
             .map_err(|e| AppError::internal(format!("open sqlite {url}: {e}")))?;
@@ -552,11 +561,7 @@ impl Db {
                 read,
                 write: WritePool::new(write, auth.clone()),
                 backend: Backend::Sqlite,
-                group: Some(Arc::new(Group::new(
-                    conn,
-                    auth.clone(),
-                    sqlite_path(&url).map(DirectConn::new),
-                ))),
+                group: Some(Arc::new(Group::new(conn, auth.clone(), sqlite_path(&url)))),
                 auth,
                 lean: sqlite_path(&url).map(|p| Arc::new(crate::rows::SqliteReaders::new(p))),
             })
@@ -1139,6 +1144,41 @@ mod tests {
         assert!(sqlite_path("sqlite:///tmp/x.db?mode=rwc").is_some());
         assert!(sqlite_path("sqlite::memory:").is_none());
         assert!(sqlite_path("postgres://u@h/db").is_none());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_is_checkpointed_beside_the_writer() {
+        let (db, dir) = grouped_db().await;
+        let mut tx = db.begin().await.unwrap();
+        insert(&mut tx, "c1").await.unwrap();
+        tx.commit().await.unwrap();
+        // `immutable=1` reads the database file alone, without the WAL: the
+        // row is there only once a checkpoint has copied it, and the
+        // writers' own automatic checkpoint starts at 16,384 pages.
+        let url = format!("file:{}?immutable=1", dir.path().join("g.db").display());
+        let in_file = || {
+            let c = rusqlite::Connection::open_with_flags(
+                &url,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+            )
+            .unwrap();
+            c.query_row("SELECT COUNT(*) FROM t WHERE v = 'c1'", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .unwrap_or(0)
+        };
+        let mut seen = false;
+        for _ in 0..100 {
+            if in_file() == 1 {
+                seen = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            seen,
+            "no checkpoint copied the row into the file within 5 s"
+        );
     }
 
     async fn grouped_db() -> (Db, tempfile::TempDir) {

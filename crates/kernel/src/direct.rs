@@ -95,7 +95,8 @@ impl DirectConn {
         // As the group's writer: durable at COMMIT, keys checked.
         c.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
-             PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
+             PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; \
+             PRAGMA wal_autocheckpoint=16384;",
         )
         .map_err(|e| AppError::internal(format!("set up {}: {e}", self.path.display())))?;
         c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod auth_epoch;
 pub mod calendar;
+pub(crate) mod checkpoint;
 pub mod clock;
 pub mod crypto;
 pub mod ctx;

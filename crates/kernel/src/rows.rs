@@ -74,6 +74,84 @@ impl Rows {
     }
 }
 
+impl Rows {
+    /// The rows, each owning its values, so that a text column is moved out
+    /// when it is read rather than copied (a list of 20 demands reads some
+    /// 500 of them). Each text column of an [`OwnedRow`] may be read once.
+    pub fn into_rows(self) -> impl Iterator<Item = OwnedRow> {
+        let rows = self.len();
+        let width = self.names.len();
+        let names: std::sync::Arc<[String]> = self.names.into();
+        let mut values = self.values.into_iter();
+        (0..rows).map(move |_| OwnedRow {
+            names: names.clone(),
+            values: std::cell::RefCell::new(values.by_ref().take(width).collect()),
+            taken: Default::default(),
+            cursor: Default::default(),
+        })
+    }
+}
+
+/// One row of [`Rows::into_rows`].
+pub struct OwnedRow {
+    names: std::sync::Arc<[String]>,
+    values: std::cell::RefCell<Vec<Value>>,
+    /// The text columns already moved out (bit i: column i < 64).
+    taken: std::cell::Cell<u64>,
+    cursor: std::cell::Cell<usize>,
+}
+
+impl OwnedRow {
+    fn column(&self, name: &str) -> usize {
+        let n = self.names.len();
+        let start = self.cursor.get();
+        for k in 0..n {
+            let i = (start + k) % n;
+            if self.names[i] == name {
+                self.cursor.set(i + 1);
+                return i;
+            }
+        }
+        panic!("no column {name:?} in the result (a query and its reader disagree)")
+    }
+}
+
+impl Columns for OwnedRow {
+    fn opt_int(&self, col: &str) -> Option<i64> {
+        match &self.values.borrow()[self.column(col)] {
+            Value::Null => None,
+            Value::Int(i) => Some(*i),
+            v => panic!("column {col:?} is not an integer: {v:?}"),
+        }
+    }
+
+    fn opt_text(&self, col: &str) -> Option<String> {
+        let i = self.column(col);
+        let mut values = self.values.borrow_mut();
+        if i >= 64 {
+            // Past the mask: copied, as from a shared row.
+            return match &values[i] {
+                Value::Null => None,
+                Value::Text(s) => Some(s.clone()),
+                v => panic!("column {col:?} is not text: {v:?}"),
+            };
+        }
+        let bit = 1u64 << i;
+        assert!(
+            self.taken.get() & bit == 0,
+            "column {col:?} read twice from an owned row"
+        );
+        match &mut values[i] {
+            Value::Null => None,
+            Value::Text(s) => {
+                self.taken.set(self.taken.get() | bit);
+                Some(std::mem::take(s))
+            }
+            v => panic!("column {col:?} is not text: {v:?}"),
+        }
+    }
+}
+
 /// One row of [`Rows`].
 #[derive(Clone, Copy)]
 pub struct RowRef<'a> {
@@ -421,6 +499,29 @@ mod tests {
         let first = r.first().unwrap();
         assert_eq!(first.opt_text("note"), None);
         assert!(first.flag("n"));
+    }
+
+    #[test]
+    fn owned_rows_read_like_shared_ones() {
+        let owned: Vec<OwnedRow> = rows().into_rows().collect();
+        assert_eq!(owned.len(), 2);
+        let shared = rows();
+        for (o, s) in owned.iter().zip(shared.iter()) {
+            assert_eq!(o.int("n"), s.int("n"));
+            assert_eq!(o.opt_text("note"), s.opt_text("note"));
+            assert_eq!(o.text("id"), s.text("id"));
+            // Integers may be read again.
+            assert_eq!(o.int("n"), s.int("n"));
+        }
+        assert!(Rows::default().into_rows().next().is_none());
+    }
+
+    #[test]
+    #[should_panic(expected = "read twice")]
+    fn an_owned_text_column_is_read_once() {
+        let r = rows().into_rows().next().unwrap();
+        r.text("id");
+        r.text("id");
     }
 
     #[test]
