@@ -633,6 +633,9 @@ pub async fn list_in_scope(ctx: &Ctx, p: &Principal, q: &ListQuery) -> AppResult
     let filter = ListFilter {
         status,
         category: q.category.clone().filter(|s| !s.is_empty()),
+        households_only: roots
+            .iter()
+            .all(|r| p.households.iter().any(|h| &h.org_path == r)),
     };
     let rows = store::list_demands(
         &ctx.db,

@@ -313,6 +313,11 @@ pub async fn get_demand(db: &Db, id: &str) -> AppResult<Option<DemandRow>> {
 pub struct ListFilter {
     pub status: Option<DemandStatus>,
     pub category: Option<String>,
+    /// Every root is a household: a leaf of the tree, whose demands carry
+    /// its path exactly. Matched by equality, a single household is read
+    /// from `demands_scope` newest first and stops at the page's end, where
+    /// a range would collect all its demands and sort them.
+    pub households_only: bool,
 }
 
 /// Demands within `roots` (staff subtrees or residents' household paths),
@@ -335,7 +340,14 @@ pub async fn list_demands(
     // off that index there; narrow scopes (a compound, a household) use it.
     let wide = roots.iter().all(|r| r.depth() <= 4);
     let column = if wide { "(org_path || '')" } else { "org_path" };
-    let scope = org::store::scope_sql(column, roots.len(), 5);
+    let scope = if filter.households_only {
+        let each: Vec<String> = (0..roots.len())
+            .map(|i| format!("org_path = ${}", 5 + i))
+            .collect();
+        format!("({})", each.join(" OR "))
+    } else {
+        org::store::scope_sql(column, roots.len(), 5)
+    };
     let sql = format!(
         "SELECT {COLS} FROM demands
          WHERE ($1 = '' OR id < $1) AND ($3 = '' OR status = $3) AND ($4 = '' OR category = $4) AND {scope}
@@ -349,7 +361,9 @@ pub async fn list_demands(
     ];
     for r in roots {
         args.push(r.as_str().into());
-        args.push(r.subtree_end().into());
+        if !filter.households_only {
+            args.push(r.subtree_end().into());
+        }
     }
     Ok(db
         .rows(sql, args)
