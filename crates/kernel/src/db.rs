@@ -648,6 +648,9 @@ impl Db {
                 .acquire()
                 .await
                 .map_err(|e| DirectError::Transaction(e.into()))?;
+            if w.conn.is_none() {
+                return Err(DirectError::Transaction(sqlx::Error::PoolClosed.into()));
+            }
             // An open batch holds the file's write lock: commit it first.
             w.flush().await;
             let done = tokio::task::spawn_blocking(move || conn.transact(&auth, job)).await;
@@ -1056,8 +1059,6 @@ mod tests {
         assert!(w.run(&mut tx).await.is_err());
     }
 
-    /// A fresh SQLite Db with a table `t(v TEXT PRIMARY KEY)`; batches never
-    /// age out, so only the queue decides when they commit.
     fn direct_insert(v: &str) -> Writes {
         let mut w = Writes::new();
         w.push("INSERT INTO t (v) VALUES ($1)", vec![v.into()]);
@@ -1181,6 +1182,8 @@ mod tests {
         );
     }
 
+    /// A fresh SQLite Db with a table `t(v TEXT PRIMARY KEY)`; batches never
+    /// age out, so only the queue decides when they commit.
     async fn grouped_db() -> (Db, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("g.db").display());

@@ -61,16 +61,7 @@ impl Rows {
     }
 
     fn column(&self, name: &str) -> usize {
-        let n = self.names.len();
-        let start = self.cursor.get();
-        for k in 0..n {
-            let i = (start + k) % n;
-            if self.names[i] == name {
-                self.cursor.set(i + 1);
-                return i;
-            }
-        }
-        panic!("no column {name:?} in the result (a query and its reader disagree)")
+        find_column(&self.names, &self.cursor, name)
     }
 }
 
@@ -103,16 +94,7 @@ pub struct OwnedRow {
 
 impl OwnedRow {
     fn column(&self, name: &str) -> usize {
-        let n = self.names.len();
-        let start = self.cursor.get();
-        for k in 0..n {
-            let i = (start + k) % n;
-            if self.names[i] == name {
-                self.cursor.set(i + 1);
-                return i;
-            }
-        }
-        panic!("no column {name:?} in the result (a query and its reader disagree)")
+        find_column(&self.names, &self.cursor, name)
     }
 }
 
@@ -150,6 +132,22 @@ impl Columns for OwnedRow {
             v => panic!("column {col:?} is not text: {v:?}"),
         }
     }
+}
+
+/// The index of column `name`. Callers read the columns of each row in
+/// about the order they were selected, so the search starts just after the
+/// last match (`cursor`) and usually matches at the first try.
+fn find_column(names: &[String], cursor: &std::cell::Cell<usize>, name: &str) -> usize {
+    let n = names.len();
+    let start = cursor.get();
+    for k in 0..n {
+        let i = (start + k) % n;
+        if names[i] == name {
+            cursor.set(i + 1);
+            return i;
+        }
+    }
+    panic!("no column {name:?} in the result (a query and its reader disagree)")
 }
 
 /// One row of [`Rows`].
