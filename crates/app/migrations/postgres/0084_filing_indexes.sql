@@ -15,3 +15,5 @@ DROP INDEX demands_open_deadline;
 CREATE INDEX demands_open_deadline ON demands(feedback_deadline, org_path)
     WHERE status IN ('submitted', 'accepted', 'dispatched', 'in_progress', 'returned', 'rework', 'suspended')
     AND feedback_deadline IS NOT NULL;
+-- Statistics for the new indexes' planning.
+ANALYZE demands;
