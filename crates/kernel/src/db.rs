@@ -52,6 +52,11 @@ pub const MAX_BATCH_AGE: Duration = Duration::from_millis(8);
 const SELF_FLUSH_AFTER: Duration = Duration::from_millis(100);
 /// How long `begin` waits for the writer before giving up (as the pool did).
 const WRITER_WAIT: Duration = Duration::from_secs(30);
+/// The settings of the connections that write in turn (the group's and
+/// [`Db::direct`]'s): durable at COMMIT, keys checked, and their own WAL
+/// checkpoint only as a backstop to [`crate::checkpoint`]'s thread.
+pub(crate) const WRITER_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
+     PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; PRAGMA wal_autocheckpoint=16384;";
 const SAVEPOINT: &str = "SAVEPOINT lianxin_tx";
 const RELEASE: &str = "RELEASE SAVEPOINT lianxin_tx";
 const ROLLBACK_TO: &str = "ROLLBACK TO SAVEPOINT lianxin_tx";
@@ -533,13 +538,9 @@ impl Db {
             let mut conn = AnyConnection::connect(&url)
                 .await
                 .map_err(|e| AppError::internal(format!("open sqlite {url}: {e}")))?;
-            conn.execute(
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
-                 PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; \
-                 PRAGMA wal_autocheckpoint=16384;",
-            )
-            .await
-            .map_err(|e| AppError::internal(format!("open sqlite {url}: {e}")))?;
+            conn.execute(WRITER_PRAGMAS)
+                .await
+                .map_err(|e| AppError::internal(format!("open sqlite {url}: {e}")))?;
             // A second writer for single statements outside a transaction
             // (`Db::writer`): it bypasses the batch and waits on the file lock.
             let write = AnyPoolOptions::new()

@@ -92,13 +92,8 @@ impl DirectConn {
                 | OpenFlags::SQLITE_OPEN_URI,
         )
         .map_err(|e| AppError::internal(format!("open {}: {e}", self.path.display())))?;
-        // As the group's writer: durable at COMMIT, keys checked.
-        c.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
-             PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; \
-             PRAGMA wal_autocheckpoint=16384;",
-        )
-        .map_err(|e| AppError::internal(format!("set up {}: {e}", self.path.display())))?;
+        c.execute_batch(crate::db::WRITER_PRAGMAS)
+            .map_err(|e| AppError::internal(format!("set up {}: {e}", self.path.display())))?;
         c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         crate::rows::without_stat4(&c);
         Ok(c)
