@@ -50,6 +50,7 @@ pub const SQLITE_MIGRATIONS: &[Migration] = migrations!("sqlite":
     82 => "0082_dashboard_counters",
     83 => "0083_auth_epoch",
     84 => "0084_filing_indexes",
+    85 => "0085_reference_epoch",
 );
 
 pub const POSTGRES_MIGRATIONS: &[Migration] = migrations!("postgres":
@@ -71,6 +72,7 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = migrations!("postgres":
     82 => "0082_dashboard_counters",
     83 => "0083_auth_epoch",
     84 => "0084_filing_indexes",
+    85 => "0085_reference_epoch",
 );
 
 pub fn migrations_for(db: &Db) -> &'static [Migration] {

@@ -284,7 +284,7 @@ pub async fn file_demand(ctx: &Ctx, p: &Principal, b: &NewDemandBody) -> AppResu
     let terms = if code.is_empty() || !well_formed {
         None
     } else {
-        catalogue::filing_terms(&ctx.db, code).await?
+        crate::reference::filing_terms(ctx, code).await?
     };
     if !code.is_empty() && terms.is_none() {
         errors.add("category", "类别不存在");
@@ -323,7 +323,7 @@ pub async fn file_demand(ctx: &Ctx, p: &Principal, b: &NewDemandBody) -> AppResu
             Some(h) => {
                 // The household's chain from the city down (it ends with the
                 // household itself), read once for the building below too.
-                let chain = org::store::ancestors(&ctx.db, &h.org_path).await?;
+                let chain = crate::reference::household_chain(ctx, &h.org_path).await?;
                 let home = match chain.last().filter(|n| n.id == h.id).cloned() {
                     Some(n) => {
                         household_chain = Some(chain);
@@ -350,7 +350,7 @@ pub async fn file_demand(ctx: &Ctx, p: &Principal, b: &NewDemandBody) -> AppResu
     if let Some(h) = &household {
         let chain = match household_chain.take() {
             Some(c) => c,
-            None => org::store::ancestors(&ctx.db, &h.org_path).await?,
+            None => std::sync::Arc::new(org::store::ancestors(&ctx.db, &h.org_path).await?),
         };
         let own_building = chain.iter().rev().find(|n| n.kind == OrgKind::Building);
         let compound = chain

@@ -13,6 +13,7 @@ pub mod model;
 pub mod notices;
 pub mod pages;
 pub mod rates;
+pub mod reference;
 pub mod rollup;
 pub mod store;
 pub mod workflow;

@@ -5,10 +5,12 @@
 //! revoked or deleted, a user deactivated, renamed or given a new password
 //! or second factor, a grant given or revoked, a resident added, moved or
 //! removed): the triggers, not the code that writes, so no write site can be
-//! forgotten. A cache of authentication results (`accounts::cache`) tags
-//! each entry with [`AuthEpoch::generation`] as it was *before* the entry's
-//! database read, and serves the entry only while the generation is
-//! unchanged. The generation moves whenever this process learns of a new
+//! forgotten. Migration 0085 adds the reference data that filings keep in
+//! memory (categories and their limits, org nodes: `cases::reference`,
+//! through [`crate::epoch_map`]). A cache of authentication results
+//! (`accounts::cache`) tags each entry with [`AuthEpoch::generation`] as it
+//! was *before* the entry's database read, and serves the entry only while
+//! the generation is unchanged. The generation moves whenever this process learns of a new
 //! epoch, or cannot tell:
 //!
 //! - every commit of this process reads the epoch: on SQLite inside the

@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod ctx;
 pub mod db;
 pub mod direct;
+pub mod epoch_map;
 pub mod error;
 pub mod form;
 pub mod i18n;

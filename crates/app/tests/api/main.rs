@@ -31,6 +31,7 @@ mod party;
 mod privacy;
 mod query_counts;
 mod rates;
+mod reference_cache;
 mod rights;
 mod rollups;
 mod scope;
