@@ -621,6 +621,32 @@ impl Db {
         }
     }
 
+    /// Several independent reads through the lean path: on a SQLite file
+    /// all of them in one hop to the blocking pool, on one connection (each
+    /// statement still sees its own snapshot); elsewhere one after another
+    /// through sqlx. The answers come in the order of `reads`.
+    pub async fn rows_many(
+        &self,
+        reads: Vec<(String, Vec<Val>)>,
+    ) -> AppResult<Vec<crate::rows::Rows>> {
+        for (sql, _) in &reads {
+            tracing::debug!(target: "sqlx::query", summary = "lean read", db.statement = %sql);
+        }
+        match &self.lean {
+            Some(readers) => readers.clone().read_many_async(reads).await,
+            None => {
+                let mut out = Vec::with_capacity(reads.len());
+                for (sql, args) in &reads {
+                    let rows = bind_all(sqlx::query(sql), args)
+                        .fetch_all(&self.read)
+                        .await?;
+                    out.push(crate::rows::from_any(rows));
+                }
+                Ok(out)
+            }
+        }
+    }
+
     /// The pool for a single write outside a transaction. On SQLite this is
     /// a second connection that bypasses group commit and waits for the
     /// file's write lock; prefer [`Db::begin`] on any hot path. Each
@@ -663,6 +689,11 @@ impl Db {
                 .map_err(|e| DirectError::Transaction(AppError::internal(e)))
                 .and_then(|r| r),
         )
+    }
+
+    /// Whether [`Db::direct`] runs jobs here (a SQLite file).
+    pub fn has_direct(&self) -> bool {
+        self.group.as_ref().is_some_and(|g| g.direct.is_some())
     }
 
     /// The authentication epoch as this process knows it.
@@ -792,6 +823,36 @@ pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
         .trim_start_matches("sqlite:");
     let path = rest.split('?').next().unwrap_or("");
     (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+}
+
+/// Splits `n` rows into statements of the given `sizes` (largest first,
+/// ending with 1), greedily: a statement text per size at most, so the
+/// prepared-statement caches hold a few texts, not one per count.
+pub fn split_in_sizes(mut n: usize, sizes: &[usize]) -> Vec<usize> {
+    let mut out = Vec::new();
+    for &size in sizes {
+        while size > 0 && n >= size {
+            out.push(size);
+            n -= size;
+        }
+    }
+    if n > 0 {
+        out.push(n);
+    }
+    out
+}
+
+/// Consecutive slices of `items` with the lengths [`split_in_sizes`] gives.
+pub fn in_sizes<'a, T>(items: &'a [T], sizes: &[usize]) -> Vec<&'a [T]> {
+    let mut rest = items;
+    split_in_sizes(items.len(), sizes)
+        .into_iter()
+        .map(|k| {
+            let (head, tail) = rest.split_at(k);
+            rest = tail;
+            head
+        })
+        .collect()
 }
 
 /// A value bound in [`Writes`].
@@ -994,6 +1055,28 @@ pub fn renumber(sql: &str, by: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn rows_split_in_a_few_sizes() {
+        use super::{in_sizes, split_in_sizes};
+        const SIZES: &[usize] = &[128, 32, 8, 1];
+        for n in 0..1000 {
+            let s = split_in_sizes(n, SIZES);
+            assert_eq!(s.iter().sum::<usize>(), n);
+            assert!(s.iter().all(|k| SIZES.contains(k)), "{n}: {s:?}");
+        }
+        assert_eq!(
+            split_in_sizes(300, SIZES),
+            vec![128, 128, 32, 8, 1, 1, 1, 1]
+        );
+        let items: Vec<usize> = (0..300).collect();
+        let parts = in_sizes(&items, SIZES);
+        assert_eq!(parts.concat(), items);
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            split_in_sizes(300, SIZES)
+        );
+    }
+
     use super::*;
 
     #[test]

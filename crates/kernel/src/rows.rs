@@ -308,6 +308,36 @@ impl SqliteReaders {
         rows
     }
 
+    /// Runs several reads in one hop to the blocking pool, on one
+    /// connection.
+    pub(crate) async fn read_many_async(
+        self: std::sync::Arc<Self>,
+        reads: Vec<(String, Vec<Val>)>,
+    ) -> AppResult<Vec<Rows>> {
+        if reads.is_empty() {
+            return Ok(vec![]);
+        }
+        let permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| AppError::internal(format!("lean read: {e}")))?;
+        let readers = self.clone();
+        let rows = tokio::task::spawn_blocking(move || {
+            let guard = readers.connection()?;
+            reads
+                .iter()
+                .map(|(sql, args)| {
+                    run(&guard, sql, args).map_err(|e| AppError::internal(format!("{e}: {sql}")))
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| AppError::internal(format!("lean read: {e}")))?;
+        drop(permit);
+        rows
+    }
+
     fn open(&self) -> Result<Vec<Mutex<rusqlite::Connection>>, String> {
         use rusqlite::OpenFlags;
         (0..READERS)
@@ -332,6 +362,12 @@ impl SqliteReaders {
     /// Runs one read on a free connection (blocking: call it on the
     /// blocking pool).
     pub(crate) fn read(&self, sql: &str, args: &[Val]) -> AppResult<Rows> {
+        let guard = self.connection()?;
+        run(&guard, sql, args).map_err(|e| AppError::internal(format!("{e}: {sql}")))
+    }
+
+    /// A free connection, else the next one's turn (blocking).
+    fn connection(&self) -> AppResult<std::sync::MutexGuard<'_, rusqlite::Connection>> {
         let conns = self
             .conns
             .get_or_init(|| self.open())
@@ -343,7 +379,7 @@ impl SqliteReaders {
             .map(Ok)
             .unwrap_or_else(|| conns[start % conns.len()].lock())
             .unwrap_or_else(|e| e.into_inner());
-        run(&guard, sql, args).map_err(|e| AppError::internal(format!("{e}: {sql}")))
+        Ok(guard)
     }
 }
 

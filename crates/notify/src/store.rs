@@ -6,6 +6,7 @@
 use crate::model::{Event, Hint, WebhookScope};
 use kernel::db::{opt_str, Val, Writes};
 use kernel::id::new_id;
+use kernel::rows::Columns;
 use kernel::{AppResult, Backend, Db, OrgPath, Role, Tx};
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -15,6 +16,10 @@ use std::collections::BTreeSet;
 fn opt_i64(r: &AnyRow, c: &str) -> Option<i64> {
     r.try_get::<Option<i64>, _>(c).ok().flatten()
 }
+
+/// Rows (or ids) per statement of the fan-out's batches: a few statement
+/// texts, so the connections' statement caches stay small.
+const STATEMENT_SIZES: &[usize] = &[128, 32, 8, 1];
 
 fn placeholders(first: usize, n: usize) -> String {
     (first..first + n)
@@ -144,45 +149,142 @@ pub async fn claim_events(
             .await?;
     }
     let mut claimed = BTreeSet::new();
-    for chunk in ids.chunks(500) {
-        let sql = format!(
-            "UPDATE notify_outbox SET fanned_out_at = $1 WHERE fanned_out_at IS NULL AND id IN ({}) RETURNING id",
-            placeholders(2, chunk.len())
-        );
-        let mut q = sqlx::query(&sql).bind(now);
-        for id in chunk {
-            q = q.bind(id.to_string());
-        }
-        for r in q.fetch_all(&mut **tx).await? {
+    for (sql, args) in claim_reads(ids, now) {
+        for r in kernel::db::bind_all(sqlx::query(&sql), &args)
+            .fetch_all(&mut **tx)
+            .await?
+        {
             claimed.insert(r.get::<String, _>(0));
         }
     }
     Ok(claimed)
 }
 
-/// Everyone who hears `e`: the people it names, the holders of subscribed
-/// roles over its place, and followers of its object — active accounts
-/// only, never its actor.
-/// Read outside the fan-out's transaction: it needs no lock, and the
-/// writer is held only for the writes.
-pub async fn recipients(db: &Db, e: &OutboxRow) -> AppResult<Vec<String>> {
-    let mut out: BTreeSet<String> = BTreeSet::new();
-    for h in &e.audience {
-        match h {
-            Hint::User { id } => {
+/// The statements that claim `ids` (a few hundred to each), answering the
+/// ids claimed.
+pub fn claim_reads(ids: &[&str], now: i64) -> Vec<(String, Vec<Val>)> {
+    kernel::db::in_sizes(ids, STATEMENT_SIZES)
+        .into_iter()
+        .map(|chunk| {
+            let sql = format!(
+                "UPDATE notify_outbox SET fanned_out_at = $1 WHERE fanned_out_at IS NULL AND id IN ({}) RETURNING id",
+                placeholders(2, chunk.len())
+            );
+            let mut args: Vec<Val> = vec![now.into()];
+            args.extend(chunk.iter().map(|id| Val::from(*id)));
+            (sql, args)
+        })
+        .collect()
+}
+
+/// Who hears an event (its recipients) and the webhooks (id, node) it
+/// goes to.
+pub type Plan = (Vec<String>, Vec<(String, String)>);
+
+/// The reads of a batch, each distinct one asked once (events of one
+/// household or node ask the same questions).
+#[derive(Default)]
+struct Reads {
+    asked: Vec<(String, Vec<Val>)>,
+    index: std::collections::HashMap<String, usize>,
+}
+
+impl Reads {
+    fn ask(&mut self, sql: String, args: Vec<Val>) -> usize {
+        let key = format!("{sql}\u{0}{args:?}");
+        let next = self.asked.len();
+        *self.index.entry(key).or_insert_with(|| {
+            self.asked.push((sql, args));
+            next
+        })
+    }
+}
+
+/// What one event asked: the reads naming its recipients, its webhooks'.
+struct Asked {
+    people: Vec<usize>,
+    webhooks: Option<usize>,
+}
+
+/// For each of `events`: everyone who hears it (the people it names, the
+/// holders of subscribed roles over its place, followers of its object;
+/// active accounts only, never its actor) and the active endpoints that hear
+/// it (by their node and their kind filter). Every read of the batch goes in
+/// two trips (`Db::rows_many`): the candidates, then which are active.
+/// Read outside the fan-out's transaction: it needs no lock, and the writer
+/// is held only for the writes.
+pub async fn plans(db: &Db, events: &[OutboxRow]) -> AppResult<Vec<Plan>> {
+    let mut reads = Reads::default();
+    let asked: Vec<Asked> = events.iter().map(|e| ask(&mut reads, e)).collect();
+    let answers = db.rows_many(reads.asked).await?;
+    let mut candidates: Vec<BTreeSet<String>> = Vec::with_capacity(events.len());
+    for (e, a) in events.iter().zip(&asked) {
+        let mut out: BTreeSet<String> = BTreeSet::new();
+        for h in &e.audience {
+            if let Hint::User { id } = h {
                 out.insert(id.clone());
             }
-            Hint::Household { id } => {
-                for r in sqlx::query(
-                    "SELECT DISTINCT user_id FROM residents WHERE household_id = $1 AND user_id IS NOT NULL",
-                )
-                .bind(id)
-                .fetch_all(db.reader())
-                .await?
-                {
-                    out.insert(r.get(0));
-                }
-            }
+        }
+        for &i in &a.people {
+            out.extend(answers[i].iter().map(|r| r.text("user_id")));
+        }
+        if let Some(actor) = &e.actor_id {
+            out.remove(actor);
+        }
+        candidates.push(out);
+    }
+    // Active accounts only.
+    let everyone: BTreeSet<&String> = candidates.iter().flatten().collect();
+    let everyone: Vec<&String> = everyone.into_iter().collect();
+    let checks: Vec<(String, Vec<Val>)> = kernel::db::in_sizes(&everyone, STATEMENT_SIZES)
+        .into_iter()
+        .map(|chunk| {
+            (
+                format!(
+                    "SELECT id FROM users WHERE active = 1 AND id IN ({})",
+                    placeholders(1, chunk.len())
+                ),
+                chunk.iter().map(|id| Val::from(*id)).collect(),
+            )
+        })
+        .collect();
+    let active: BTreeSet<String> = db
+        .rows_many(checks)
+        .await?
+        .iter()
+        .flat_map(|rows| rows.iter().map(|r| r.text("id")).collect::<Vec<_>>())
+        .collect();
+    Ok(events
+        .iter()
+        .zip(asked)
+        .zip(candidates)
+        .map(|((e, a), people)| {
+            let people = people.into_iter().filter(|u| active.contains(u)).collect();
+            let hooks = a
+                .webhooks
+                .map(|i| {
+                    answers[i]
+                        .iter()
+                        .filter(|r| kinds_match(&r.text("kinds"), &e.kind))
+                        .map(|r| (r.text("id"), r.text("org_path")))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (people, hooks)
+        })
+        .collect())
+}
+
+/// The reads that name `e`'s candidates and its endpoints.
+fn ask(reads: &mut Reads, e: &OutboxRow) -> Asked {
+    let mut people = Vec::new();
+    for h in &e.audience {
+        match h {
+            Hint::User { .. } => {}
+            Hint::Household { id } => people.push(reads.ask(
+                "SELECT DISTINCT user_id FROM residents WHERE household_id = $1 AND user_id IS NOT NULL".into(),
+                vec![id.into()],
+            )),
             Hint::RolesAt { org_path, roles } => {
                 if roles.is_empty() {
                     continue;
@@ -191,13 +293,9 @@ pub async fn recipients(db: &Db, e: &OutboxRow) -> AppResult<Vec<String>> {
                     "SELECT DISTINCT user_id FROM role_grants WHERE org_path = $1 AND revoked_at IS NULL AND role IN ({})",
                     placeholders(2, roles.len())
                 );
-                let mut q = sqlx::query(&sql).bind(org_path.clone());
-                for r in roles {
-                    q = q.bind(r.as_str());
-                }
-                for r in q.fetch_all(db.reader()).await? {
-                    out.insert(r.get(0));
-                }
+                let mut args: Vec<Val> = vec![org_path.as_str().into()];
+                args.extend(roles.iter().map(|r| Val::from(r.as_str())));
+                people.push(reads.ask(sql, args));
             }
         }
     }
@@ -208,58 +306,45 @@ pub async fn recipients(db: &Db, e: &OutboxRow) -> AppResult<Vec<String>> {
     paths.extend(chain.iter().map(|p| p.as_str().to_string()));
     let n = paths.len();
     let sql = format!(
-        "SELECT DISTINCT g.user_id FROM notify_subscriptions s
+        "SELECT DISTINCT g.user_id AS user_id FROM notify_subscriptions s
          JOIN role_grants g ON g.role = s.role AND g.revoked_at IS NULL
          WHERE s.active = 1 AND s.role IS NOT NULL AND s.user_id IS NULL AND (s.kind = $1 OR s.kind = '*')
            AND s.org_path IN ({}) AND g.org_path IN ({})",
         placeholders(2, n),
         placeholders(2 + n, n)
     );
-    let mut q = sqlx::query(&sql).bind(e.kind.clone());
-    for p in paths.iter().chain(paths.iter()) {
-        q = q.bind(p.clone());
-    }
-    for r in q.fetch_all(db.reader()).await? {
-        out.insert(r.get(0));
-    }
+    let mut args: Vec<Val> = vec![e.kind.as_str().into()];
+    args.extend(paths.iter().chain(paths.iter()).map(Val::from));
+    people.push(reads.ask(sql, args));
     // Personal follows of the object.
     if let Some(oid) = &e.object_id {
-        for r in sqlx::query(
+        people.push(reads.ask(
             "SELECT DISTINCT user_id FROM notify_subscriptions
-             WHERE active = 1 AND user_id IS NOT NULL AND object_type = $1 AND object_id = $2 AND (kind = $3 OR kind = '*')",
+             WHERE active = 1 AND user_id IS NOT NULL AND object_type = $1 AND object_id = $2 AND (kind = $3 OR kind = '*')"
+                .into(),
+            vec![e.object_type.as_str().into(), oid.into(), e.kind.as_str().into()],
+        ));
+    }
+    let hook_paths: Vec<String> = match e.webhooks {
+        WebhookScope::None => vec![],
+        WebhookScope::Exact => vec![e.org_path.as_str().to_string()],
+        WebhookScope::Covering => e
+            .org_path
+            .ancestors_and_self()
+            .iter()
+            .map(|p| p.as_str().to_string())
+            .collect(),
+    };
+    let webhooks = (!hook_paths.is_empty()).then(|| {
+        reads.ask(
+            format!(
+                "SELECT id, org_path, kinds FROM notify_webhooks WHERE active = 1 AND deleted_at IS NULL AND org_path IN ({}) ORDER BY id",
+                placeholders(1, hook_paths.len())
+            ),
+            hook_paths.iter().map(Val::from).collect(),
         )
-        .bind(&e.object_type)
-        .bind(oid)
-        .bind(&e.kind)
-        .fetch_all(db.reader())
-        .await?
-        {
-            out.insert(r.get(0));
-        }
-    }
-    if let Some(a) = &e.actor_id {
-        out.remove(a);
-    }
-    if out.is_empty() {
-        return Ok(vec![]);
-    }
-    // Active accounts only.
-    let ids: Vec<String> = out.into_iter().collect();
-    let mut active = Vec::new();
-    for chunk in ids.chunks(200) {
-        let sql = format!(
-            "SELECT id FROM users WHERE active = 1 AND id IN ({}) ORDER BY id",
-            placeholders(1, chunk.len())
-        );
-        let mut q = sqlx::query(&sql);
-        for id in chunk {
-            q = q.bind(id.clone());
-        }
-        for r in q.fetch_all(db.reader()).await? {
-            active.push(r.get::<String, _>(0));
-        }
-    }
-    Ok(active)
+    });
+    Asked { people, webhooks }
 }
 
 /// The last inbox sequence number of each of `users` (absent: none yet).
@@ -267,22 +352,33 @@ pub async fn last_inbox_seqs(
     tx: &mut Tx,
     users: &BTreeSet<&str>,
 ) -> AppResult<std::collections::HashMap<String, i64>> {
-    let users: Vec<&str> = users.iter().copied().collect();
     let mut out = std::collections::HashMap::with_capacity(users.len());
-    for chunk in users.chunks(500) {
-        let sql = format!(
-            "SELECT user_id, CAST(MAX(seq) AS BIGINT) FROM notify_inbox WHERE user_id IN ({}) GROUP BY user_id",
-            placeholders(1, chunk.len())
-        );
-        let mut q = sqlx::query(&sql);
-        for u in chunk {
-            q = q.bind(u.to_string());
-        }
-        for r in q.fetch_all(&mut **tx).await? {
+    for (sql, args) in last_seq_reads(users) {
+        for r in kernel::db::bind_all(sqlx::query(&sql), &args)
+            .fetch_all(&mut **tx)
+            .await?
+        {
             out.insert(r.get::<String, _>(0), r.get::<i64, _>(1));
         }
     }
     Ok(out)
+}
+
+/// The reads behind [`last_inbox_seqs`]: rows of `user_id`, `last_seq`.
+pub fn last_seq_reads(users: &BTreeSet<&str>) -> Vec<(String, Vec<Val>)> {
+    let users: Vec<&str> = users.iter().copied().collect();
+    kernel::db::in_sizes(&users, STATEMENT_SIZES)
+        .into_iter()
+        .map(|chunk| {
+            (
+                format!(
+                    "SELECT user_id, CAST(MAX(seq) AS BIGINT) AS last_seq FROM notify_inbox WHERE user_id IN ({}) GROUP BY user_id",
+                    placeholders(1, chunk.len())
+                ),
+                chunk.iter().map(|u| Val::from(*u)).collect(),
+            )
+        })
+        .collect()
 }
 
 /// One inbox item to write: `seq` is the user's next sequence number.
@@ -294,8 +390,16 @@ pub struct NewInboxItem<'a> {
 
 /// Appends inbox items, a few hundred to a statement.
 pub async fn insert_inbox_items(tx: &mut Tx, items: &[NewInboxItem<'_>]) -> AppResult<()> {
+    let mut w = Writes::new();
+    push_inbox_items(&mut w, items);
+    w.run(tx).await?;
+    Ok(())
+}
+
+/// Adds the inserts of `items` to `w`, a few hundred to a statement.
+pub fn push_inbox_items(w: &mut Writes, items: &[NewInboxItem<'_>]) {
     const COLS: usize = 12;
-    for chunk in items.chunks(200) {
+    for chunk in kernel::db::in_sizes(items, STATEMENT_SIZES) {
         let values: Vec<String> = (0..chunk.len())
             .map(|i| format!("({})", placeholders(1 + i * COLS, COLS)))
             .collect();
@@ -304,57 +408,56 @@ pub async fn insert_inbox_items(tx: &mut Tx, items: &[NewInboxItem<'_>]) -> AppR
              VALUES {}",
             values.join(", ")
         );
-        let mut q = sqlx::query(&sql);
+        let mut vals: Vec<Val> = Vec::with_capacity(chunk.len() * COLS);
         for it in chunk {
             let e = it.event;
-            q = q
-                .bind(new_id())
-                .bind(it.user_id.to_string())
-                .bind(it.seq)
-                .bind(e.id.clone())
-                .bind(e.kind.clone())
-                .bind(e.title.clone())
-                .bind(e.body.clone())
-                .bind(e.link.clone())
-                .bind(e.object_type.clone())
-                .bind(e.object_id.clone())
-                .bind(e.org_path.as_str().to_string())
-                .bind(e.created_at);
+            vals.extend([
+                new_id().into(),
+                it.user_id.into(),
+                it.seq.into(),
+                Val::from(&e.id),
+                Val::from(&e.kind),
+                Val::from(&e.title),
+                Val::from(&e.body),
+                Val::from(&e.link),
+                Val::from(&e.object_type),
+                Val::from(&e.object_id),
+                e.org_path.as_str().into(),
+                e.created_at.into(),
+            ]);
         }
-        q.execute(&mut **tx).await?;
+        w.push(sql, vals);
     }
+}
+
+/// Queues a webhook delivery of an event (once per endpoint).
+pub async fn insert_delivery(
+    tx: &mut Tx,
+    event_id: &str,
+    webhook_id: &str,
+    org_path: &str,
+    now: i64,
+) -> AppResult<()> {
+    let mut w = Writes::new();
+    push_delivery(&mut w, event_id, webhook_id, org_path, now);
+    w.run(tx).await?;
     Ok(())
 }
 
-/// Active endpoints that hear `e` (by their node and their kind filter).
-pub async fn webhooks_for(db: &Db, e: &OutboxRow) -> AppResult<Vec<(String, String)>> {
-    let paths: Vec<String> = match e.webhooks {
-        WebhookScope::None => return Ok(vec![]),
-        WebhookScope::Exact => vec![e.org_path.as_str().to_string()],
-        WebhookScope::Covering => e
-            .org_path
-            .ancestors_and_self()
-            .iter()
-            .map(|p| p.as_str().to_string())
-            .collect(),
-    };
-    if paths.is_empty() {
-        return Ok(vec![]);
-    }
-    let sql = format!(
-        "SELECT id, org_path, kinds FROM notify_webhooks WHERE active = 1 AND deleted_at IS NULL AND org_path IN ({}) ORDER BY id",
-        placeholders(1, paths.len())
+/// Adds a webhook delivery of an event to `w` (once per endpoint).
+pub fn push_delivery(w: &mut Writes, event_id: &str, webhook_id: &str, org_path: &str, now: i64) {
+    w.push(
+        "INSERT INTO notify_deliveries (id, event_id, webhook_id, org_path, status, attempts, next_attempt_at, locked_until, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, 'pending', 0, $5, 0, $5, $5)
+         ON CONFLICT (event_id, webhook_id) DO NOTHING",
+        vec![
+            new_id().into(),
+            event_id.into(),
+            webhook_id.into(),
+            org_path.into(),
+            now.into(),
+        ],
     );
-    let mut q = sqlx::query(&sql);
-    for p in &paths {
-        q = q.bind(p.clone());
-    }
-    Ok(q.fetch_all(db.reader())
-        .await?
-        .iter()
-        .filter(|r| kinds_match(&r.get::<String, _>("kinds"), &e.kind))
-        .map(|r| (r.get("id"), r.get("org_path")))
-        .collect())
 }
 
 /// `*` or a comma list of kinds (a trailing `.*` matches a family).
@@ -365,28 +468,6 @@ pub fn kinds_match(kinds: &str, kind: &str) -> bool {
             || k.strip_suffix(".*")
                 .is_some_and(|fam| kind.starts_with(&format!("{fam}.")))
     })
-}
-
-pub async fn insert_delivery(
-    tx: &mut Tx,
-    event_id: &str,
-    webhook_id: &str,
-    org_path: &str,
-    now: i64,
-) -> AppResult<()> {
-    sqlx::query(
-        "INSERT INTO notify_deliveries (id, event_id, webhook_id, org_path, status, attempts, next_attempt_at, locked_until, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, 'pending', 0, $5, 0, $5, $5)
-         ON CONFLICT (event_id, webhook_id) DO NOTHING",
-    )
-    .bind(new_id())
-    .bind(event_id)
-    .bind(webhook_id)
-    .bind(org_path)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 // ---------------------------------------------------------------- inbox

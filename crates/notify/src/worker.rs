@@ -9,9 +9,11 @@
 //! [`run_once`] themselves.
 
 use crate::model::{self, Format, Message, Platform};
-use crate::store::{self, DeliveryRow, Outcome};
+use crate::store::{self, DeliveryRow, Outcome, Plan};
 use crate::{hub, ssrf, webhook, Live};
-use kernel::{AppResult, Ctx};
+use kernel::db::Writes;
+use kernel::rows::Columns;
+use kernel::{AppError, AppResult, Ctx};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Events fanned out / deliveries handled per pass.
@@ -49,43 +51,122 @@ pub async fn run_once(ctx: &Ctx) -> AppResult<Report> {
     Ok(r)
 }
 
-/// Who hears an event: its recipients, and the webhooks (id, node) it goes to.
-type Plan = (Vec<String>, Vec<(String, String)>);
-
 /// Fans out the outbox's waiting events: who hears each is read first,
 /// then one transaction claims them all and writes every inbox item and
 /// webhook delivery, a few statements for the whole pass (the writer is
-/// shared with every request that changes something).
+/// shared with every request that changes something). On a SQLite file
+/// that transaction is a direct one (`kernel::direct`): an inbox insert
+/// binds a few thousand values, which sqlx would look up by name one by one.
 pub async fn fan_out(ctx: &Ctx) -> AppResult<Report> {
     let mut report = Report::default();
     let events = store::pending_events(&ctx.db, BATCH).await?;
     if events.is_empty() {
         return Ok(report);
     }
-    let mut plans: Vec<Plan> = Vec::with_capacity(events.len());
-    for e in &events {
-        plans.push((
-            store::recipients(&ctx.db, e).await?,
-            store::webhooks_for(&ctx.db, e).await?,
-        ));
-    }
+    let plans: Vec<Plan> = store::plans(&ctx.db, &events).await?;
     let now = ctx.now_ms();
+    let (fanned, live) = match fan_out_direct(ctx, events, plans, now).await {
+        Ok(done) => done?,
+        Err((events, plans)) => fan_out_tx(ctx, &events, &plans, now).await?,
+    };
+    report.fanned_out = fanned;
+    report.inbox_items = live.len();
+    let hub = hub(ctx);
+    for l in live {
+        hub.send(l);
+    }
+    Ok(report)
+}
+
+/// What a fan-out wrote: the events fanned out, the inbox items to announce.
+type FannedOut = (usize, Vec<Live>);
+
+/// The fan-out's transaction through sqlx.
+async fn fan_out_tx(
+    ctx: &Ctx,
+    events: &[store::OutboxRow],
+    plans: &[Plan],
+    now: i64,
+) -> AppResult<FannedOut> {
     let mut tx = ctx.db.begin().await?;
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
     let claimed = store::claim_events(&mut tx, ctx.db.backend(), &ids, now).await?;
-    let fanned: Vec<(&store::OutboxRow, &Plan)> = events
+    let last = store::last_inbox_seqs(&mut tx, &recipients(events, plans, &claimed)).await?;
+    let (writes, fanned) = assemble(events, plans, &claimed, last, now);
+    writes.run(&mut tx).await?;
+    tx.commit().await?;
+    Ok(fanned)
+}
+
+/// The fan-out's transaction as a direct one; `Err` gives the batch back
+/// where there is no direct path.
+async fn fan_out_direct(
+    ctx: &Ctx,
+    events: Vec<store::OutboxRow>,
+    plans: Vec<Plan>,
+    now: i64,
+) -> Result<AppResult<FannedOut>, (Vec<store::OutboxRow>, Vec<Plan>)> {
+    if !ctx.db.has_direct() {
+        return Err((events, plans));
+    }
+    let done = ctx
+        .db
+        .direct(move |tx| {
+            let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+            let mut claimed = BTreeSet::new();
+            for (sql, args) in store::claim_reads(&ids, now) {
+                claimed.extend(tx.rows(&sql, &args)?.iter().map(|r| r.text("id")));
+            }
+            let mut last = std::collections::HashMap::new();
+            for (sql, args) in store::last_seq_reads(&recipients(&events, &plans, &claimed)) {
+                for r in tx.rows(&sql, &args)?.iter() {
+                    last.insert(r.text("user_id"), r.int("last_seq"));
+                }
+            }
+            let (writes, fanned) = assemble(&events, &plans, &claimed, last, now);
+            tx.run(&writes)?;
+            Ok(fanned)
+        })
+        .await;
+    match done {
+        Some(r) => Ok(r.map_err(AppError::from)),
+        // Checked above: a direct path exists.
+        None => Ok(Err(AppError::internal("no direct transaction"))),
+    }
+}
+
+/// Everyone who hears one of the claimed events.
+fn recipients<'a>(
+    events: &[store::OutboxRow],
+    plans: &'a [Plan],
+    claimed: &BTreeSet<String>,
+) -> BTreeSet<&'a str> {
+    events
         .iter()
-        .zip(plans.iter())
+        .zip(plans)
         .filter(|(e, _)| claimed.contains(&e.id))
-        .collect();
-    let users: BTreeSet<&str> = fanned
-        .iter()
         .flat_map(|(_, (users, _))| users.iter().map(String::as_str))
-        .collect();
-    let mut last = store::last_inbox_seqs(&mut tx, &users).await?;
+        .collect()
+}
+
+/// The inbox items (numbered on from each user's `last` sequence number)
+/// and webhook deliveries of the claimed events.
+fn assemble(
+    events: &[store::OutboxRow],
+    plans: &[Plan],
+    claimed: &BTreeSet<String>,
+    mut last: std::collections::HashMap<String, i64>,
+    now: i64,
+) -> (Writes, FannedOut) {
+    let mut writes = Writes::new();
     let mut items = Vec::new();
     let mut live = Vec::new();
-    for (e, (users, hooks)) in &fanned {
+    let mut fanned = 0;
+    for (e, (users, hooks)) in events.iter().zip(plans) {
+        if !claimed.contains(&e.id) {
+            continue;
+        }
+        fanned += 1;
         for user in users {
             let seq = last.entry(user.clone()).or_insert(0);
             *seq += 1;
@@ -100,18 +181,11 @@ pub async fn fan_out(ctx: &Ctx) -> AppResult<Report> {
             });
         }
         for (webhook_id, org_path) in hooks {
-            store::insert_delivery(&mut tx, &e.id, webhook_id, org_path, now).await?;
+            store::push_delivery(&mut writes, &e.id, webhook_id, org_path, now);
         }
     }
-    store::insert_inbox_items(&mut tx, &items).await?;
-    tx.commit().await?;
-    report.fanned_out = fanned.len();
-    report.inbox_items = live.len();
-    let hub = hub(ctx);
-    for l in live {
-        hub.send(l);
-    }
-    Ok(report)
+    store::push_inbox_items(&mut writes, &items);
+    (writes, (fanned, live))
 }
 
 /// Sends the deliveries that are due: endpoints in parallel, each
