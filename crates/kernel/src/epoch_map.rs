@@ -112,8 +112,9 @@ mod tests {
         assert!(m.len() <= 4);
         assert_eq!(m.get("new", &epoch), Some(9));
         // Full of an older generation: those go first.
-        for i in 0..8 {
-            m.insert(&format!("x{i}"), i, epoch.generation(), &epoch);
+        let m: EpochMap<usize> = EpochMap::new(4);
+        for i in 0..4 {
+            assert!(m.insert(&format!("x{i}"), i, epoch.generation(), &epoch));
         }
         epoch.invalidate();
         assert!(m.insert("after", 1, epoch.generation(), &epoch));
