@@ -48,26 +48,11 @@ pub fn router(ctx: Ctx, max_body_bytes: usize) -> Router {
         ))
         .layer(from_fn(html_errors))
         .layer(from_fn(crate::metrics::track))
-        .layer(from_fn(kernel::web::security_headers))
-        .layer(from_fn_with_state(ctx.clone(), hsts))
-        .layer(from_fn(kernel::web::remember_lang))
-        .layer(from_fn(kernel::web::request_id))
+        .layer(from_fn_with_state(
+            ctx.settings.secure_cookies,
+            kernel::web::outer,
+        ))
         .with_state(ctx)
-}
-
-/// HSTS when the server is reached over HTTPS: built-in TLS, or a reverse
-/// proxy that terminates it (`secure_cookies = true` says so). Never on
-/// plain HTTP, where browsers ignore it and a mistaken header would lock
-/// a test host out.
-async fn hsts(State(ctx): State<Ctx>, req: Request, next: Next) -> Response {
-    let mut resp = next.run(req).await;
-    if ctx.settings.secure_cookies {
-        resp.headers_mut().insert(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
-        );
-    }
-    resp
 }
 
 async fn home(State(ctx): State<Ctx>, accounts::MaybeAuth(who): accounts::MaybeAuth) -> Response {

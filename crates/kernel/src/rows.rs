@@ -295,17 +295,8 @@ impl SqliteReaders {
         sql: String,
         args: Vec<Val>,
     ) -> AppResult<Rows> {
-        let permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| AppError::internal(format!("lean read: {e}")))?;
-        let readers = self.clone();
-        let rows = tokio::task::spawn_blocking(move || readers.read(&sql, &args))
-            .await
-            .map_err(|e| AppError::internal(format!("lean read: {e}")))?;
-        drop(permit);
-        rows
+        let mut rows = self.read_many_async(vec![(sql, args)]).await?;
+        Ok(rows.pop().unwrap_or_default())
     }
 
     /// Runs several reads in one hop to the blocking pool, on one
@@ -359,8 +350,8 @@ impl SqliteReaders {
             .collect()
     }
 
-    /// Runs one read on a free connection (blocking: call it on the
-    /// blocking pool).
+    /// Runs one read on a free connection (blocking).
+    #[cfg(test)]
     pub(crate) fn read(&self, sql: &str, args: &[Val]) -> AppResult<Rows> {
         let guard = self.connection()?;
         run(&guard, sql, args).map_err(|e| AppError::internal(format!("{e}: {sql}")))
@@ -411,7 +402,8 @@ pub(crate) fn run(conn: &rusqlite::Connection, sql: &str, args: &[Val]) -> rusql
     bind(&mut stmt, sql, args)?;
     let names: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
     let width = names.len();
-    let mut values = Vec::new();
+    // A page of a list is about twenty rows: room for them at once.
+    let mut values = Vec::with_capacity(width * 20);
     let mut rows = stmt.raw_query();
     while let Some(row) = rows.next()? {
         for c in 0..width {
@@ -419,7 +411,12 @@ pub(crate) fn run(conn: &rusqlite::Connection, sql: &str, args: &[Val]) -> rusql
                 ValueRef::Null => Value::Null,
                 ValueRef::Integer(i) => Value::Int(i),
                 ValueRef::Real(f) => Value::Real(f),
-                ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                // Checked as UTF-8 in one pass (SQLite text always is);
+                // replacement characters only for what is not.
+                ValueRef::Text(t) => Value::Text(match std::str::from_utf8(t) {
+                    Ok(s) => s.to_owned(),
+                    Err(_) => String::from_utf8_lossy(t).into_owned(),
+                }),
                 ValueRef::Blob(b) => Value::Blob(b.to_vec()),
             });
         }

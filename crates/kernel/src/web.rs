@@ -17,9 +17,23 @@ pub fn current_request_id() -> Option<String> {
     REQUEST_ID.try_with(|id| id.clone()).ok()
 }
 
-/// Gives every request an id (or keeps a sane incoming `x-request-id`),
-/// makes it visible to logs and errors, and echoes it in the response.
-pub async fn request_id(req: Request, next: Next) -> Response {
+/// The outermost layer, in one: a layer of its own costs a clone of the
+/// route's service and a boxed future on every request. In order, from the
+/// outside in:
+/// - the request id: every request gets one (or keeps a sane incoming
+///   `x-request-id`), visible to logs and errors, echoed in the response;
+/// - the language: `?lang=` is remembered in a cookie so the choice sticks
+///   across pages;
+/// - HSTS when the server is reached over HTTPS (`https`: built-in TLS, or
+///   a reverse proxy that terminates it, which `secure_cookies = true`
+///   says). Never on plain HTTP, where browsers ignore it and a mistaken
+///   header would lock a test host out;
+/// - the security headers.
+pub async fn outer(
+    axum::extract::State(https): axum::extract::State<bool>,
+    req: Request,
+    next: Next,
+) -> Response {
     let id = req
         .headers()
         .get("x-request-id")
@@ -31,6 +45,9 @@ pub async fn request_id(req: Request, next: Next) -> Response {
         })
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
+    let (parts, body) = req.into_parts();
+    let chosen_lang = lang_query(&parts);
+    let req = Request::from_parts(parts, body);
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
     // The span is attached to the future (never entered across an await,
     // which tracing forbids).
@@ -40,8 +57,25 @@ pub async fn request_id(req: Request, next: Next) -> Response {
             tracing::Instrument::instrument(next.run(req), span),
         )
         .await;
+    let h = resp.headers_mut();
+    security_headers(h);
+    if https {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    if let Some(lang) = chosen_lang {
+        let c = format!(
+            "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+            lang.code()
+        );
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            h.append(header::SET_COOKIE, v);
+        }
+    }
     if let Ok(v) = HeaderValue::from_str(&id) {
-        resp.headers_mut().insert("x-request-id", v);
+        h.insert("x-request-id", v);
     }
     resp
 }
@@ -50,9 +84,7 @@ pub const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self
 script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; \
 base-uri 'none'; object-src 'none'";
 
-pub async fn security_headers(req: Request, next: Next) -> Response {
-    let mut resp = next.run(req).await;
-    let h = resp.headers_mut();
+fn security_headers(h: &mut axum::http::HeaderMap) {
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -73,7 +105,6 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    resp
 }
 
 /// Reads one cookie from the request headers.
@@ -113,23 +144,6 @@ pub fn lang_of(parts: &Parts) -> Lang {
     lang_query(parts)
         .or_else(|| cookie(parts, LANG_COOKIE).and_then(Lang::parse))
         .unwrap_or(Lang::Zh)
-}
-
-/// Remembers `?lang=` in a cookie so the choice sticks across pages.
-pub async fn remember_lang(req: Request, next: Next) -> Response {
-    let (parts, body) = req.into_parts();
-    let chosen = lang_query(&parts);
-    let mut resp = next.run(Request::from_parts(parts, body)).await;
-    if let Some(lang) = chosen {
-        let c = format!(
-            "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
-            lang.code()
-        );
-        if let Ok(v) = HeaderValue::from_str(&c) {
-            resp.headers_mut().append(header::SET_COOKIE, v);
-        }
-    }
-    resp
 }
 
 /// The client's address (the TCP peer), for per-client limits and logs.

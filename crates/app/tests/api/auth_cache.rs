@@ -43,7 +43,8 @@ async fn user_id(app: &TestApp, token: &str) -> String {
         .to_string()
 }
 
-async fn epoch(db: &kernel::Db) -> i64 {
+/// The epoch's value in the database.
+pub(crate) async fn epoch(db: &kernel::Db) -> i64 {
     sqlx::query("SELECT v FROM auth_epoch WHERE id = 1")
         .fetch_one(db.reader())
         .await

@@ -3,20 +3,12 @@
 //! the next filing: this process's own edit at once, another process's
 //! within the epoch poll. Migration 0085's triggers move the epoch.
 
+use crate::auth_cache::epoch;
 use crate::helpers::*;
 use accounts::cache::SessionCache;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use sqlx::Row;
 use std::time::{Duration, Instant};
-
-async fn epoch(db: &kernel::Db) -> i64 {
-    sqlx::query("SELECT v FROM auth_epoch WHERE id = 1")
-        .fetch_one(db.reader())
-        .await
-        .unwrap()
-        .get(0)
-}
 
 /// Waits for the epoch's first poll: before it the caches serve nothing,
 /// and a test of invalidation would pass without any.
