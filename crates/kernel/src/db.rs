@@ -1055,9 +1055,10 @@ pub fn renumber(sql: &str, by: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn rows_split_in_a_few_sizes() {
-        use super::{in_sizes, split_in_sizes};
         const SIZES: &[usize] = &[128, 32, 8, 1];
         for n in 0..1000 {
             let s = split_in_sizes(n, SIZES);
@@ -1076,8 +1077,6 @@ mod tests {
             split_in_sizes(300, SIZES)
         );
     }
-
-    use super::*;
 
     #[test]
     fn renumber_moves_placeholders_but_not_quoted_text() {
