@@ -56,7 +56,7 @@ pub async fn run_once(ctx: &Ctx) -> AppResult<Report> {
 /// webhook delivery, a few statements for the whole pass (the writer is
 /// shared with every request that changes something). On a SQLite file
 /// that transaction is a direct one (`kernel::direct`): an inbox insert
-/// binds a few thousand values, which sqlx would look up by name one by one.
+/// binds over a thousand values, which sqlx would look up by name one by one.
 pub async fn fan_out(ctx: &Ctx) -> AppResult<Report> {
     let mut report = Report::default();
     let events = store::pending_events(&ctx.db, BATCH).await?;
