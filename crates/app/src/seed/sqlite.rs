@@ -99,8 +99,15 @@ impl Conn {
         // temporary files; with MEMORY every index build sorted on one
         // thread.
         conn.journal_mode = conn.query_text("PRAGMA journal_mode")?;
-        // Refused (the mode stays WAL) while other connections are open.
-        let _ = conn.query_text("PRAGMA journal_mode = OFF");
+        // Refused (the mode stays WAL) while other connections are open. A
+        // closed `Db`'s checkpoint thread lets go of its connection within
+        // its interval: ask again for a little longer than that.
+        for _ in 0..20 {
+            if conn.query_text("PRAGMA journal_mode = OFF").ok().as_deref() == Some("off") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
         Ok(conn)
     }
 

@@ -255,3 +255,52 @@ async fn the_same_seed_writes_the_same_rows() {
         strings(&c, "SELECT id FROM demands ORDER BY id").await
     );
 }
+
+/// The CLI owns its SQLite file: it closes its own connections (the
+/// checkpoint thread lets go within its interval) and loads with the journal
+/// off, one transaction and no WAL to write twice; afterwards the file is
+/// back in WAL mode for the server.
+#[tokio::test]
+async fn the_cli_seed_loads_without_a_journal_and_leaves_the_file_in_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("seed.db").display());
+    let out = std::process::Command::new(crate::binary::BIN)
+        .args([
+            "seed",
+            "--profile",
+            "compound",
+            "--seed",
+            "1",
+            "--database-url",
+            &url,
+        ])
+        .env("LIANXIN_FIELD_KEY", "ab".repeat(32))
+        .env_remove("LIANXIN_DATABASE_URL")
+        .current_dir(dir.path())
+        .output()
+        .expect("run lianxin seed");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("(journal off)"),
+        "loaded through the WAL:\n{text}"
+    );
+    let db = kernel::Db::connect(&url).await.unwrap();
+    let mode: String = sqlx::query("PRAGMA journal_mode")
+        .fetch_one(db.reader())
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(mode, "wal");
+    let demands: i64 = sqlx::query("SELECT COUNT(*) FROM demands")
+        .fetch_one(db.reader())
+        .await
+        .unwrap()
+        .get(0);
+    assert!(demands > 0);
+    db.close().await;
+}
