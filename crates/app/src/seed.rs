@@ -341,7 +341,7 @@ async fn run_with(
             }
             let file = path.clone();
             let loaded = tokio::task::spawn_blocking(move || {
-                let r = load_sqlite(&path, &mut receiver, &mut meter);
+                let r = load_sqlite(&path, exclusive, &mut receiver, &mut meter);
                 // Stop the generator if the load failed.
                 drop(receiver);
                 r.map(|()| meter.written)
@@ -471,10 +471,11 @@ impl Meter {
 /// and the server's settings (WAL) back.
 fn load_sqlite(
     path: &str,
+    exclusive: bool,
     receiver: &mut tokio::sync::mpsc::Receiver<Batch>,
     meter: &mut Meter,
 ) -> AppResult<()> {
-    let mut conn = sqlite::Conn::open(path, SQLITE_CACHE_MIB)?;
+    let mut conn = sqlite::Conn::open(path, SQLITE_CACHE_MIB, exclusive)?;
     let journal = conn.journal_mode()?;
     meter.say(&format!("bulk load into {path} (journal {journal})"));
     // Every commit writes out every page dirtied since the last one, and
