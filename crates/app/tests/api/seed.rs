@@ -262,29 +262,20 @@ async fn the_same_seed_writes_the_same_rows() {
 /// back in WAL mode for the server.
 #[tokio::test]
 async fn the_cli_seed_loads_without_a_journal_and_leaves_the_file_in_wal() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("seed.db").display());
-    let out = std::process::Command::new(crate::binary::BIN)
-        .args([
-            "seed",
-            "--profile",
-            "compound",
-            "--seed",
-            "1",
-            "--database-url",
-            &url,
-        ])
-        .env("LIANXIN_FIELD_KEY", "ab".repeat(32))
-        .env_remove("LIANXIN_DATABASE_URL")
-        .current_dir(dir.path())
-        .output()
-        .expect("run lianxin seed");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{text}");
+    let world = crate::binary::World::new();
+    let url = format!("sqlite://{}", world.path().join("seed.db").display());
+    let (ok, text) = world.run(&[
+        "seed",
+        "--profile",
+        "compound",
+        "--seed",
+        "1",
+        "--database-url",
+        &url,
+        "--field-key",
+        TEST_KEY,
+    ]);
+    assert!(ok, "{text}");
     assert!(
         text.contains("(journal off)"),
         "loaded through the WAL:\n{text}"
