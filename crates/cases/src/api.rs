@@ -3,6 +3,7 @@
 
 use crate::catalogue;
 use crate::flow::{self, RatingInput, TransitionInput};
+use crate::list_view::DemandListPage;
 use crate::model::{self, Channel, DemandStatus};
 use crate::store::{self, Category, DemandRow, EventRow, Filing, ListFilter, RatingRow};
 use crate::workflow::{self, Action, Urgency};
@@ -18,6 +19,7 @@ use kernel::openapi::{
     BodyErrors, Conflict, Forbidden, NotFound, QueryErrors, TooManyRequests, Unauthorized,
 };
 use kernel::page::{Page, PageParams};
+use kernel::rows::Rows;
 use kernel::{AppError, AppResult, Ctx, FieldErrors, OrgPath, Principal, Role};
 use org::model::OrgKind;
 use serde::{Deserialize, Serialize};
@@ -601,6 +603,18 @@ pub struct ListQuery {
 
 /// Lists demands in the caller's scope, optionally narrowed to one org node.
 pub async fn list_in_scope(ctx: &Ctx, p: &Principal, q: &ListQuery) -> AppResult<Page<DemandRow>> {
+    let (rows, params) = list_rows_in_scope(ctx, p, q).await?;
+    let rows = rows.into_rows().map(|r| store::demand_from(&r)).collect();
+    Ok(Page::from_rows(rows, &params, |d| d.id.clone()))
+}
+
+/// [`list_in_scope`]'s read, the rows as read (up to one more than the
+/// page), with the page's parameters.
+async fn list_rows_in_scope(
+    ctx: &Ctx,
+    p: &Principal,
+    q: &ListQuery,
+) -> AppResult<(Rows, PageParams)> {
     let params = PageParams::parse(q.limit.as_deref(), q.cursor.as_deref())?;
     let mut errors = FieldErrors::new();
     let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
@@ -637,7 +651,7 @@ pub async fn list_in_scope(ctx: &Ctx, p: &Principal, q: &ListQuery) -> AppResult
             .iter()
             .all(|r| p.households.iter().any(|h| &h.org_path == r)),
     };
-    let rows = store::list_demands(
+    let rows = store::list_demand_rows(
         &ctx.db,
         &roots,
         &filter,
@@ -645,7 +659,7 @@ pub async fn list_in_scope(ctx: &Ctx, p: &Principal, q: &ListQuery) -> AppResult
         params.fetch(),
     )
     .await?;
-    Ok(Page::from_rows(rows, &params, |d| d.id.clone()))
+    Ok((rows, params))
 }
 
 /// Demands in the caller's scope, newest first.
@@ -666,10 +680,10 @@ async fn list(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
     Query(q): Query<ListQuery>,
-) -> AppResult<JsonOut<Page<DemandView>>> {
-    Ok(JsonOut(
-        list_in_scope(&ctx, &p, &q).await?.map(DemandView::from),
-    ))
+) -> AppResult<JsonOut<DemandListPage>> {
+    // The same JSON as `Page<DemandView>`, written from the rows in place.
+    let (rows, params) = list_rows_in_scope(&ctx, &p, &q).await?;
+    Ok(JsonOut(DemandListPage::new(rows, params.limit as usize)))
 }
 
 /// The demand with its timeline and the actions open to the caller.

@@ -8,6 +8,7 @@ pub mod catalogue;
 pub mod flow;
 pub mod insight_api;
 pub mod intake;
+pub mod list_view;
 pub mod mediation;
 pub mod model;
 pub mod notices;

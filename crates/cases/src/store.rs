@@ -4,7 +4,7 @@
 use crate::model::{DemandStatus, NewDemand};
 use kernel::db::{opt_str, Val, Writes};
 use kernel::id::new_id;
-use kernel::rows::Columns;
+use kernel::rows::{Columns, Rows};
 use kernel::{AppResult, Db, OrgPath, Tx};
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -176,7 +176,7 @@ rework_count, escalation_level, escalated_to, overdue, merged_into, support_coun
 
 const INSERT_COLS: &str = "id, org_path, household_id, building_id, category, title, description, location, anonymous, channel, status, reporter_user_id, created_by, created_at, updated_at, version, urgency, dispatch_deadline";
 
-fn demand_from(r: &impl Columns) -> DemandRow {
+pub(crate) fn demand_from(r: &impl Columns) -> DemandRow {
     let rating = r.opt_int("rated_at").map(|at| RatingRow {
         rated_at: at,
         contacted: r.opt_int("rating_contacted") == Some(1),
@@ -329,8 +329,24 @@ pub async fn list_demands(
     before_id: Option<&str>,
     limit: i64,
 ) -> AppResult<Vec<DemandRow>> {
+    Ok(list_demand_rows(db, roots, filter, before_id, limit)
+        .await?
+        .into_rows()
+        .map(|r| demand_from(&r))
+        .collect())
+}
+
+/// [`list_demands`] as the read returns it, for a caller that writes the
+/// rows out itself ([`crate::list_view`]).
+pub async fn list_demand_rows(
+    db: &Db,
+    roots: &[OrgPath],
+    filter: &ListFilter,
+    before_id: Option<&str>,
+    limit: i64,
+) -> AppResult<Rows> {
     if roots.is_empty() {
-        return Ok(vec![]);
+        return Ok(Rows::default());
     }
     // $1 cursor, $2 limit, $3 status, $4 category, then the scope ranges.
     // A wide scope (a community or above) holds a large share of all
@@ -365,12 +381,7 @@ pub async fn list_demands(
             args.push(r.subtree_end().into());
         }
     }
-    Ok(db
-        .rows(sql, args)
-        .await?
-        .into_rows()
-        .map(|r| demand_from(&r))
-        .collect())
+    db.rows(sql, args).await
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -63,6 +63,33 @@ impl Rows {
     fn column(&self, name: &str) -> usize {
         find_column(&self.names, &self.cursor, name)
     }
+
+    /// The position of column `name`, for a reader of many rows that
+    /// resolves its columns once and reads them with [`RowRef::at`]. Panics
+    /// when the query has no such column, like the typed reads.
+    pub fn index_of(&self, name: &str) -> usize {
+        self.column(name)
+    }
+}
+
+impl Value {
+    /// A text column's value, borrowed (NULL is `None`).
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Null => None,
+            Value::Text(s) => Some(s),
+            v => panic!("not text: {v:?}"),
+        }
+    }
+
+    /// An integer column's value (NULL is `None`).
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Null => None,
+            Value::Int(i) => Some(*i),
+            v => panic!("not an integer: {v:?}"),
+        }
+    }
 }
 
 impl Rows {
@@ -157,9 +184,14 @@ pub struct RowRef<'a> {
     row: usize,
 }
 
-impl RowRef<'_> {
-    pub fn value(&self, col: &str) -> &Value {
+impl<'a> RowRef<'a> {
+    pub fn value(&self, col: &str) -> &'a Value {
         let i = self.rows.column(col);
+        self.at(i)
+    }
+
+    /// The value of the column at position `i` ([`Rows::index_of`]).
+    pub fn at(&self, i: usize) -> &'a Value {
         &self.rows.values[self.row * self.rows.names.len() + i]
     }
 }
