@@ -457,7 +457,7 @@ impl Meter {
     fn say(&self, what: &str) {
         if self.progress {
             eprintln!(
-                "[seed {}] {what} · {:.0}s",
+                "[seed {}] {what} · {:.1}s",
                 self.profile.as_str(),
                 self.started.elapsed().as_secs_f64()
             );
@@ -504,13 +504,12 @@ fn load_sqlite(
     // each index analysed while it is cached (one ANALYZE at the end read a
     // city file larger than RAM back from disk: ~200 s), the primary keys
     // first, from the load's page cache.
-    meter.say("analysing the primary keys");
-    conn.analyze_kept_indexes()?;
+    conn.analyze_kept_indexes(|what| meter.say(what))?;
     // The index builds need little page cache: the table pages stream
     // through the OS cache, and sort memory of 16, 64 or 512 MiB built the
     // street indexes equally fast (measured).
     conn.exec("PRAGMA cache_size = -16384")?;
-    conn.rebuild_indexes(|name| meter.say(&format!("index {name}")))?;
+    conn.rebuild_indexes(|what| meter.say(what))?;
     conn.analyze_other_tables()?;
     conn.restore_journal()?;
     Ok(())

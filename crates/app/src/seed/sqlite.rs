@@ -227,8 +227,9 @@ impl Conn {
     /// disk.
     pub(super) fn rebuild_indexes(&mut self, progress: impl Fn(&str)) -> AppResult<()> {
         for (name, sql) in std::mem::take(&mut self.dropped) {
-            progress(&name);
+            progress(&format!("index {name}"));
             self.exec(&sql)?;
+            progress(&format!("statistics of {name}"));
             self.exec(&format!("ANALYZE \"{}\"", name.replace('"', "\"\"")))?;
         }
         Ok(())
@@ -237,8 +238,9 @@ impl Conn {
     /// Analyses the indexes the load kept (the primary keys), one by one:
     /// called while the load's page cache still holds them. The statistics
     /// are those of one `ANALYZE` (it also goes index by index).
-    pub(super) fn analyze_kept_indexes(&mut self) -> AppResult<()> {
+    pub(super) fn analyze_kept_indexes(&mut self, progress: impl Fn(&str)) -> AppResult<()> {
         for name in self.names("index", true)? {
+            progress(&format!("statistics of {name}"));
             self.exec(&format!("ANALYZE \"{}\"", name.replace('"', "\"\"")))?;
         }
         Ok(())
