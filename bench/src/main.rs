@@ -203,31 +203,40 @@ async fn bench(mut args: Args) -> Result<std::process::ExitCode, String> {
     let floor_dir = target.join("limit");
     let floor = procs::start_floor(&floor_bin, &floor_dir).await?;
     let fb = floor.base.clone();
-    let floor_insert = plan
-        .load("floor insert (POST /demands)", move |w, s| {
-            Req::post(
-                format!("{fb}/demands"),
-                None,
-                json!({"compound_id": (w as u64 + s) % 100 + 1, "category": "repair",
-                       "title": "楼道灯不亮", "body": "三单元二楼楼道灯坏了,晚上看不见台阶。"})
-                .to_string(),
-            )
-        })
-        .await;
+    let floor_insert_load = move |w: usize, s: u64| {
+        Req::post(
+            format!("{fb}/demands"),
+            None,
+            json!({"compound_id": (w as u64 + s) % 100 + 1, "category": "repair",
+                   "title": "楼道灯不亮", "body": "三单元二楼楼道灯坏了,晚上看不见台阶。"})
+            .to_string(),
+        )
+    };
     let fb = floor.base.clone();
-    let floor_read = plan
-        .load("floor read (GET /demands, 20 rows)", move |w, s| {
-            Req::get(
-                format!(
-                    "{fb}/demands?compound_id={}&limit=20",
-                    (w as u64 + s) % 100 + 1
-                ),
-                None,
-            )
-        })
+    let floor_read_load = move |w: usize, s: u64| {
+        Req::get(
+            format!(
+                "{fb}/demands?compound_id={}&limit=20",
+                (w as u64 + s) % 100 + 1
+            ),
+            None,
+        )
+    };
+    // Measured once before the seed (which also fills the floor's table for
+    // its reads), and again right before Lianxin's own figure, the floor
+    // idling in between: a shared machine's speed drifts over the minutes
+    // of a city seed (session 10 saw the floor's read at 31.5k/s in one run
+    // and 17.9k/s in the next), and the ratio is taken against the floor
+    // measured in the same minute.
+    let floor_insert_first = plan
+        .load("floor insert (POST /demands)", floor_insert_load.clone())
         .await;
-    let floor_rss = floor.peak_rss_mib();
-    floor.stop();
+    let floor_read_first = plan
+        .load(
+            "floor read (GET /demands, 20 rows)",
+            floor_read_load.clone(),
+        )
+        .await;
 
     // ------------------------------------------------------------ Lianxin's world
     let field_key = hex::encode(rand::random::<[u8; 32]>());
@@ -396,6 +405,12 @@ async fn bench(mut args: Args) -> Result<std::process::ExitCode, String> {
     // The list first, on the world as seeded: after the create load each
     // resident has thousands of fresh demands, and the outbox is still
     // fanning their notices out.
+    let floor_read = plan
+        .load(
+            "floor read again, right before the list",
+            floor_read_load.clone(),
+        )
+        .await;
     let (b, t) = (base.clone(), tokens.clone());
     let list = plan
         .load(
@@ -409,6 +424,14 @@ async fn bench(mut args: Args) -> Result<std::process::ExitCode, String> {
         )
         .await;
 
+    let floor_insert = plan
+        .load(
+            "floor insert again, right before create-demand",
+            floor_insert_load.clone(),
+        )
+        .await;
+    let floor_rss = floor.peak_rss_mib();
+    floor.stop();
     let (b, t, c) = (base.clone(), tokens.clone(), category.clone());
     let create = plan
         .load(
@@ -643,6 +666,10 @@ async fn bench(mut args: Args) -> Result<std::process::ExitCode, String> {
         "floor": {
             "insert": floor_insert.to_json(),
             "read": floor_read.to_json(),
+            "before_seed": {
+                "insert": floor_insert_first.to_json(),
+                "read": floor_read_first.to_json(),
+            },
             "peak_rss_mib": floor_rss.map(|m| round(m, 1)),
         },
         "lianxin": {
@@ -788,6 +815,12 @@ fn print_table(
     };
     line("floor: insert", floor_insert, None);
     line("floor: read 20 rows", floor_read, None);
+    let before = &report["floor"]["before_seed"];
+    println!(
+        "(the floor measured again beside each of Lianxin's figures; before the seed: insert {:.0}/s, read {:.0}/s)",
+        before["insert"]["throughput_per_s"].as_f64().unwrap_or(0.0),
+        before["read"]["throughput_per_s"].as_f64().unwrap_or(0.0)
+    );
     for (name, f, r) in rows {
         match f {
             Some(f) => line(name, f, *r),
