@@ -402,15 +402,15 @@ async fn bench(mut args: Args) -> Result<std::process::ExitCode, String> {
     let category = first_category(&client, &base, &tokens[0]).await?;
 
     // ------------------------------------------------------------ list / create
-    // The list first, on the world as seeded: after the create load each
-    // resident has thousands of fresh demands, and the outbox is still
-    // fanning their notices out.
     let floor_read = plan
         .load(
             "floor read again, right before the list",
             floor_read_load.clone(),
         )
         .await;
+    // The list first, on the world as seeded: after the create load each
+    // resident has thousands of fresh demands, and the outbox is still
+    // fanning their notices out.
     let (b, t) = (base.clone(), tokens.clone());
     let list = plan
         .load(

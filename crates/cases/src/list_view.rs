@@ -4,12 +4,11 @@
 //! The list is the hottest read. Going through [`crate::store::DemandRow`]
 //! and [`crate::api::DemandView`] cost, per row, a name lookup and a moved or
 //! copied string for each of some forty columns, four formatted times and
-//! the view's own strings; on pages of 20 rows that was most of a request
-//! after the HTTP work (session 10's profile: allocation, column-name
-//! comparisons). Here the columns are found once per page and each field is
-//! serialised from the row's value in place. The JSON is the same as the
-//! `DemandView` of each row, field for field — a test in the API suite
-//! compares the two on a seeded world.
+//! the view's own strings (allocation and column-name comparisons led the
+//! profile of a city list in session 10). Here the columns are found once
+//! per page and each field is serialised from the row's value in place. The
+//! JSON is the same as the `DemandView` of each row, field for field — a
+//! test in the API suite compares the two on a seeded world.
 
 use crate::model::DemandStatus;
 use kernel::clock::{rfc3339_bytes, to_rfc3339};

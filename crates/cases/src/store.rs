@@ -321,23 +321,8 @@ pub struct ListFilter {
 }
 
 /// Demands within `roots` (staff subtrees or residents' household paths),
-/// newest first, after the cursor id.
-pub async fn list_demands(
-    db: &Db,
-    roots: &[OrgPath],
-    filter: &ListFilter,
-    before_id: Option<&str>,
-    limit: i64,
-) -> AppResult<Vec<DemandRow>> {
-    Ok(list_demand_rows(db, roots, filter, before_id, limit)
-        .await?
-        .into_rows()
-        .map(|r| demand_from(&r))
-        .collect())
-}
-
-/// [`list_demands`] as the read returns it, for a caller that writes the
-/// rows out itself ([`crate::list_view`]).
+/// newest first, after the cursor id: the rows as read, for
+/// [`crate::list_view`] to write out or [`demand_from`] to map.
 pub async fn list_demand_rows(
     db: &Db,
     roots: &[OrgPath],
