@@ -129,7 +129,7 @@ fn demo_key(database_url: &str) -> Result<String, String> {
 
 pub fn context(db: Db, cipher: FieldCipher, clock: SharedClock, config: &Config) -> Ctx {
     register_modules();
-    let ctx = Ctx {
+    let ctx = Ctx::new(kernel::ctx::CtxParts {
         db,
         cipher,
         clock,
@@ -142,7 +142,7 @@ pub fn context(db: Db, cipher: FieldCipher, clock: SharedClock, config: &Config)
             config.intake_rate_per_minute,
         )),
         extensions: Default::default(),
-    };
+    });
     let policy = config.retention.clone();
     ctx.extensions.get_or_init(move || policy);
     // Idempotency-Keys belong to the user behind a token, not to the token.

@@ -99,8 +99,31 @@ impl Default for Settings {
     }
 }
 
+/// The state every handler shares, behind one `Arc`: axum clones the state
+/// for each extractor and layer of every request, and as a struct of seven
+/// shared handles (some of them structs of handles again) each clone and
+/// drop was a dozen atomic operations on counters both cores touch. Fields
+/// read through `Deref` (`ctx.db`); [`Ctx::new`] makes one.
 #[derive(Clone)]
-pub struct Ctx {
+pub struct Ctx(Arc<CtxParts>);
+
+impl Ctx {
+    pub fn new(parts: CtxParts) -> Ctx {
+        Ctx(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for Ctx {
+    type Target = CtxParts;
+
+    fn deref(&self) -> &CtxParts {
+        &self.0
+    }
+}
+
+/// What a [`Ctx`] holds.
+#[derive(Clone)]
+pub struct CtxParts {
     pub db: Db,
     pub cipher: FieldCipher,
     pub clock: SharedClock,

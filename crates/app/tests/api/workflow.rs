@@ -791,10 +791,12 @@ async fn unrated_demands_count_as_configured() {
         .is_none());
 
     // 默认满意: after the configured days, it counts as satisfied.
-    let mut ctx = app.ctx.clone();
-    ctx.settings = std::sync::Arc::new(kernel::Settings {
-        unrated_counts_as_satisfied: true,
-        ..(*app.ctx.settings).clone()
+    let ctx = kernel::Ctx::new(kernel::ctx::CtxParts {
+        settings: std::sync::Arc::new(kernel::Settings {
+            unrated_counts_as_satisfied: true,
+            ..(*app.ctx.settings).clone()
+        }),
+        ..(*app.ctx).clone()
     });
     let r = cases::flow::sweep(&ctx).await.unwrap();
     assert!(r.default_rated >= 1);
