@@ -680,10 +680,10 @@ async fn list(
     State(ctx): State<Ctx>,
     Auth(p): Auth,
     Query(q): Query<ListQuery>,
-) -> AppResult<JsonOut<DemandListPage>> {
+) -> AppResult<DemandListPage> {
     // The same JSON as `Page<DemandView>`, written from the rows in place.
     let (rows, params) = list_rows_in_scope(&ctx, &p, &q).await?;
-    Ok(JsonOut(DemandListPage::new(rows, params.limit as usize)))
+    Ok(DemandListPage::new(rows, params.limit as usize))
 }
 
 /// The demand with its timeline and the actions open to the caller.

@@ -19,6 +19,7 @@ pub mod i18n;
 pub mod id;
 pub mod idempotency;
 pub mod json;
+pub mod json_writer;
 pub mod mask;
 pub mod openapi;
 pub mod orgpath;
